@@ -1,0 +1,197 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Format names an output format.
+type Format string
+
+// Output formats.
+const (
+	FormatTable Format = "table"
+	FormatJSON  Format = "json"
+)
+
+// Formats lists the accepted --format values.
+var Formats = []Format{FormatTable, FormatJSON}
+
+// ParseFormat checks a --format value.
+func ParseFormat(s string) (Format, error) {
+	for _, f := range Formats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return "", fmt.Errorf("unknown format %q (use one of: %s)", s, strings.Join(names, ", "))
+}
+
+// Write renders r in format f.
+func Write(w io.Writer, f Format, r *Report) error {
+	switch f {
+	case FormatJSON:
+		return WriteJSON(w, r)
+	case FormatTable:
+		return WriteTable(w, r)
+	}
+	return fmt.Errorf("unknown format %q", f)
+}
+
+// WriteJSON renders the stable JSON report, indented, with a final newline.
+func WriteJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable renders an aligned table, one row per target, then a summary
+// line. Errors are printed below the table in full, so long messages do not
+// break the alignment.
+func WriteTable(w io.Writer, r *Report) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	withWave := false
+	for _, t := range r.Targets {
+		if t.Wave != "" {
+			withWave = true
+		}
+	}
+	header := []string{"TARGET"}
+	if withWave {
+		header = append(header, "WAVE")
+	}
+	header = append(header, "STATUS", "FROM", "TO", migrationsHeading(r.Command), "TIME")
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, t := range r.Targets {
+		row := []string{t.Name}
+		if withWave {
+			row = append(row, dash(t.Wave))
+		}
+		row = append(row, string(t.Status), strconv.FormatInt(t.FromVersion, 10),
+			strconv.FormatInt(t.ToVersion, 10), migrationsCell(t), formatMS(t.DurationMS))
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var errs []string
+	for _, t := range r.Targets {
+		if t.Error != nil {
+			errs = append(errs, fmt.Sprintf("  %s: %s", t.Name, describeError(t.Error)))
+		}
+	}
+	if len(errs) > 0 {
+		fmt.Fprintf(w, "\nerrors:\n%s\n", strings.Join(errs, "\n"))
+	}
+	_, err := fmt.Fprintf(w, "\n%s in %s\n", summaryLine(r.Summary), formatMS(r.DurationMS))
+	return err
+}
+
+func migrationsHeading(command string) string {
+	switch command {
+	case "plan", "status":
+		return "PENDING"
+	case "down":
+		return "REVERTED"
+	}
+	return "APPLIED"
+}
+
+// migrationsCell lists versions compactly: "3,4" or "1-4".
+func migrationsCell(t Target) string {
+	list := t.Applied
+	if len(list) == 0 {
+		list = t.Pending
+	}
+	if len(list) == 0 {
+		return "-"
+	}
+	vs := make([]int64, len(list))
+	for i, m := range list {
+		vs[i] = m.Version
+	}
+	return compactVersions(vs)
+}
+
+// compactVersions writes runs of consecutive versions as ranges.
+func compactVersions(vs []int64) string {
+	var parts []string
+	for i := 0; i < len(vs); {
+		j := i
+		for j+1 < len(vs) && vs[j+1] == vs[j]+1 {
+			j++
+		}
+		switch {
+		case j == i:
+			parts = append(parts, strconv.FormatInt(vs[i], 10))
+		default:
+			parts = append(parts, fmt.Sprintf("%d-%d", vs[i], vs[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+func describeError(e *Error) string {
+	var b strings.Builder
+	if e.Version != 0 {
+		fmt.Fprintf(&b, "migration %s", e.Name)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, " line %d", e.Line)
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Message)
+	if e.SQLState != "" {
+		fmt.Fprintf(&b, " (SQLSTATE %s)", e.SQLState)
+	}
+	if e.Detail != "" {
+		fmt.Fprintf(&b, "; detail: %s", e.Detail)
+	}
+	if e.Hint != "" {
+		fmt.Fprintf(&b, "; hint: %s", e.Hint)
+	}
+	return b.String()
+}
+
+func summaryLine(s Summary) string {
+	parts := []string{fmt.Sprintf("%d targets", s.Targets)}
+	add := func(n int, label string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, label))
+		}
+	}
+	add(s.Applied, "applied")
+	add(s.UpToDate, "up to date")
+	add(s.Pending, "pending")
+	add(s.RolledBack, "rolled back")
+	add(s.Failed, "failed")
+	add(s.Locked, "locked")
+	add(s.Skipped, "skipped")
+	add(s.Cancelled, "cancelled")
+	return strings.Join(parts, ", ")
+}
+
+func formatMS(ms int64) string {
+	d := time.Duration(ms) * time.Millisecond
+	if d < time.Second {
+		return fmt.Sprintf("%dms", ms)
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

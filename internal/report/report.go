@@ -1,0 +1,148 @@
+// Package report owns the result model of a run (one Report, one Target per
+// fleet target) and renders it: JSON (a stable schema that tools and cron jobs
+// read) and an aligned table for people. Renderers are pure functions of the
+// model.
+package report
+
+import "time"
+
+// SchemaVersion is the version of the JSON report schema. It changes only when
+// a field is removed or changes meaning; new fields may appear at any time.
+const SchemaVersion = 1
+
+// Status is the outcome of one target.
+type Status string
+
+// Target statuses. See DESIGN.md for the contract.
+const (
+	StatusApplied    Status = "applied"     // pending migrations were applied
+	StatusUpToDate   Status = "up_to_date"  // nothing to do
+	StatusRolledBack Status = "rolled_back" // a migration failed; the target is back at from_version
+	StatusFailed     Status = "failed"      // failed and not restored (or never reached): needs a person
+	StatusSkipped    Status = "skipped"     // never started: a wave halted
+	StatusCancelled  Status = "cancelled"   // the run was interrupted
+	StatusLocked     Status = "locked"      // another run holds the target's lock
+	StatusPending    Status = "pending"     // plan/status: migrations are waiting
+)
+
+// Failed reports whether s makes a run exit non-zero.
+func (s Status) Failed() bool {
+	switch s {
+	case StatusRolledBack, StatusFailed, StatusSkipped, StatusCancelled, StatusLocked:
+		return true
+	}
+	return false
+}
+
+// Report is the result of one command over a fleet. It is built by one
+// goroutine after all targets finished; it is not safe for concurrent
+// mutation.
+type Report struct {
+	SchemaVersion int       `json:"schema_version"`
+	Command       string    `json:"command"`
+	StartedAt     time.Time `json:"started_at"`
+	DurationMS    int64     `json:"duration_ms"`
+	Summary       Summary   `json:"summary"`
+	Targets       []Target  `json:"targets"`
+}
+
+// Summary counts targets by status. The first seven counts are always
+// present in JSON; the others appear when the command produces them.
+type Summary struct {
+	Targets    int `json:"targets"`
+	Applied    int `json:"applied"`
+	UpToDate   int `json:"up_to_date"`
+	RolledBack int `json:"rolled_back"`
+	Failed     int `json:"failed"`
+	Skipped    int `json:"skipped"`
+	Cancelled  int `json:"cancelled"`
+	Locked     int `json:"locked"`
+	Pending    int `json:"pending,omitempty"`
+}
+
+// Target is the outcome of one target.
+type Target struct {
+	Name        string      `json:"name"`
+	Wave        string      `json:"wave,omitempty"`
+	Status      Status      `json:"status"`
+	FromVersion int64       `json:"from_version"`
+	ToVersion   int64       `json:"to_version"`
+	Applied     []Migration `json:"applied,omitempty"`
+	Pending     []Migration `json:"pending,omitempty"`
+	Error       *Error      `json:"error,omitempty"`
+	DurationMS  int64       `json:"duration_ms"`
+}
+
+// Migration names one migration in a target's result. DurationMS is set for
+// migrations that ran.
+type Migration struct {
+	Version    int64  `json:"version"`
+	Name       string `json:"name"`
+	DurationMS *int64 `json:"duration_ms,omitempty"`
+}
+
+// Error describes why a target did not succeed. Message never contains a DSN
+// or a password: it is scrubbed where the report is built.
+type Error struct {
+	Version  int64  `json:"version,omitempty"`
+	Name     string `json:"name,omitempty"`
+	SQLState string `json:"sqlstate,omitempty"`
+	Class    string `json:"class,omitempty"`
+	Message  string `json:"message"`
+	Detail   string `json:"detail,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+	Line     int    `json:"line,omitempty"`
+}
+
+// New assembles a report from per-target results, in the order given, and
+// computes the summary.
+func New(command string, started time.Time, elapsed time.Duration, targets []Target) *Report {
+	r := &Report{
+		SchemaVersion: SchemaVersion,
+		Command:       command,
+		StartedAt:     started.UTC().Truncate(time.Millisecond),
+		DurationMS:    elapsed.Milliseconds(),
+		Targets:       targets,
+	}
+	if r.Targets == nil {
+		r.Targets = []Target{}
+	}
+	r.Summary = Summarize(r.Targets)
+	return r
+}
+
+// Summarize counts targets by status.
+func Summarize(targets []Target) Summary {
+	s := Summary{Targets: len(targets)}
+	for _, t := range targets {
+		switch t.Status {
+		case StatusApplied:
+			s.Applied++
+		case StatusUpToDate:
+			s.UpToDate++
+		case StatusRolledBack:
+			s.RolledBack++
+		case StatusFailed:
+			s.Failed++
+		case StatusSkipped:
+			s.Skipped++
+		case StatusCancelled:
+			s.Cancelled++
+		case StatusLocked:
+			s.Locked++
+		case StatusPending:
+			s.Pending++
+		}
+	}
+	return s
+}
+
+// OK reports whether every target ended well (exit code 0).
+func (r *Report) OK() bool {
+	for _, t := range r.Targets {
+		if t.Status.Failed() {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,58 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// TargetInfo describes a resolved target for the `targets` command. DSN is
+// already redacted by whoever builds it.
+type TargetInfo struct {
+	Name   string            `json:"name"`
+	DSN    string            `json:"dsn"`
+	Labels map[string]string `json:"labels"`
+	Origin string            `json:"origin"`
+}
+
+// WriteTargets renders the resolved target list.
+func WriteTargets(w io.Writer, f Format, list []TargetInfo) error {
+	if f == FormatJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			SchemaVersion int          `json:"schema_version"`
+			Targets       []TargetInfo `json:"targets"`
+		}{SchemaVersion, list})
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tLABELS\tDSN\tDEFINED AT")
+	for _, t := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, labelString(t.Labels), t.DSN, t.Origin)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\n%d targets\n", len(list))
+	return err
+}
+
+// labelString renders labels as sorted k=v pairs.
+func labelString(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + labels[k]
+	}
+	return strings.Join(parts, ",")
+}
