@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/orchestrator-dev/orchestrator/internal/demo"
+)
+
+// env looks up an environment variable; os.LookupEnv in production.
+type env func(string) (string, bool)
+
+// run builds the CLI, runs it and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env) int {
+	app := newApp(stdout, stderr, lookup)
+	return exitCode(app.RunContext(ctx, args), stderr)
+}
+
+func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
+	common := commonFlags()
+	return &cli.App{
+		Name:      "orchestrator",
+		Usage:     "bring a fleet of PostgreSQL tenant databases to one schema version",
+		Version:   version(),
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// Exit codes are decided in one place (exitCode); urfave/cli must not
+		// call os.Exit on its own.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err.Error()}
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(stderr, "error: unknown command %q; run `orchestrator help` for the list\n", name)
+		},
+		HideHelpCommand: false,
+		Commands: []*cli.Command{
+			{
+				Name:      "up",
+				Usage:     "apply pending migrations to every target, atomically per target",
+				UsageText: "orchestrator up --fleet fleet.yaml [--to V] [--parallel N] [--format table|json] [--report FILE]",
+				Description: "Example:\n   orchestrator up --fleet fleet.yaml --parallel 16 --report up.json\n" +
+					"   orchestrator up --dsn postgres://app@localhost:5432/acme",
+				Flags:  append(append([]cli.Flag{}, common...), toFlag("version to migrate to (default: the latest in the set)")),
+				Action: func(c *cli.Context) error { return runUp(c.Context, bindRun(c, stdout, stderr, lookup)) },
+			},
+			{
+				Name:        "status",
+				Usage:       "show each target's current version and pending migrations (read-only)",
+				UsageText:   "orchestrator status --fleet fleet.yaml",
+				Description: "Example:\n   orchestrator status --fleet fleet.yaml --format json",
+				Flags:       common,
+				Action:      func(c *cli.Context) error { return runStatus(c.Context, bindRun(c, stdout, stderr, lookup)) },
+			},
+			{
+				Name:        "plan",
+				Usage:       "list the migrations up would apply on each target (read-only: creates nothing)",
+				UsageText:   "orchestrator plan --fleet fleet.yaml [--to V]",
+				Description: "Example:\n   orchestrator plan --fleet fleet.yaml --format json > plan.json",
+				Flags:       append(append([]cli.Flag{}, common...), toFlag("version to plan for (default: the latest in the set)")),
+				Action:      func(c *cli.Context) error { return runPlan(c.Context, bindRun(c, stdout, stderr, lookup)) },
+			},
+			{
+				Name:      "demo",
+				Usage:     "quick start: create demo tenant databases on the local server and run plan, up and status over them",
+				UsageText: "orchestrator demo [--dir DIR] [--clean]",
+				Description: "Uses DATABASE_URL (or --dsn) as the server, else the loopback server as the current user.\n" +
+					"Example:\n   orchestrator demo\n   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres orchestrator demo --clean",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "dsn", Usage: "server to create the demo databases on (env DATABASE_URL)"},
+					&cli.StringFlag{Name: "dir", Value: "orchestrator-demo", Usage: "where to write the demo's fleet file"},
+					&cli.BoolFlag{Name: "clean", Usage: "drop the demo databases and the fleet file"},
+					&cli.StringFlag{Name: "prefix", Value: "orch_demo_", Usage: "name prefix of the demo databases"},
+					&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug logs on stderr"},
+				},
+				Action: func(c *cli.Context) error {
+					o := bindRun(c, stdout, stderr, lookup)
+					o.quiet = !o.verbose
+					return runDemo(c.Context, o, demo.Options{Dir: c.String("dir"), Prefix: c.String("prefix"), Clean: c.Bool("clean")})
+				},
+			},
+			{
+				Name:        "targets",
+				Usage:       "list the resolved targets with their labels, DSNs redacted (offline)",
+				UsageText:   "orchestrator targets --fleet fleet.yaml",
+				Description: "Example:\n   orchestrator targets --fleet fleet.yaml --format json",
+				Flags:       targetFlags(),
+				Action:      func(c *cli.Context) error { return runTargets(c.Context, bindRun(c, stdout, stderr, lookup)) },
+			},
+		},
+	}
+}
+
+// version is the module version the binary was built from.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/orchestrator-dev/orchestrator/internal/demo"
+	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/report"
+	"github.com/orchestrator-dev/orchestrator/internal/runner"
+	"github.com/orchestrator-dev/orchestrator/internal/source"
+	"github.com/orchestrator-dev/orchestrator/migrations"
+)
+
+// prepared is a validated command: everything is checked before the first
+// connection is opened, so a bad input costs nothing.
+type prepared struct {
+	fleet  *fleet.Fleet
+	set    *source.Set
+	runner *runner.Runner
+	format report.Format
+	to     int64 // -1: the set's latest
+}
+
+func runUp(ctx context.Context, o runOptions) error {
+	p, err := prepare(o)
+	if err != nil {
+		return err
+	}
+	return finish(ctx, o, p.format, p.runner.Up(ctx, p.fleet.Targets, p.to))
+}
+
+func runStatus(ctx context.Context, o runOptions) error {
+	p, err := prepare(o)
+	if err != nil {
+		return err
+	}
+	return finish(ctx, o, p.format, p.runner.Status(ctx, p.fleet.Targets))
+}
+
+func runPlan(ctx context.Context, o runOptions) error {
+	p, err := prepare(o)
+	if err != nil {
+		return err
+	}
+	return finish(ctx, o, p.format, p.runner.Plan(ctx, p.fleet.Targets, p.to))
+}
+
+func runTargets(_ context.Context, o runOptions) error {
+	format, err := report.ParseFormat(o.format)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	fl, err := loadFleet(o)
+	if err != nil {
+		return err
+	}
+	list := make([]report.TargetInfo, len(fl.Targets))
+	for i, t := range fl.Targets {
+		list[i] = report.TargetInfo{Name: t.Name, DSN: t.RedactedDSN(), Labels: t.Labels, Origin: t.Origin}
+	}
+	return report.WriteTargets(o.stdout, format, list)
+}
+
+func runDemo(ctx context.Context, o runOptions, d demo.Options) error {
+	server := o.dsn
+	if server == "" {
+		server, _ = o.lookup("DATABASE_URL")
+	}
+	if server == "" {
+		server = demo.DefaultServer
+	}
+	set, err := loadSet(o.migrationsDir)
+	if err != nil {
+		return err
+	}
+	d.Server, d.Set, d.Out, d.Runner = server, set, o.stdout, runner.Options{Logger: newLogger(o)}
+	err = demo.Run(ctx, d)
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintf(o.stderr, "error: %v\n", err)
+		return exitError{exitFailed}
+	}
+	return err
+}
+
+// prepare validates every input of a command that runs over targets.
+func prepare(o runOptions) (*prepared, error) {
+	format, err := report.ParseFormat(o.format)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	fl, err := loadFleet(o)
+	if err != nil {
+		return nil, err
+	}
+	set, err := loadSet(o.migrationsDir)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{fleet: fl, set: set, format: format, to: -1}
+	if o.toSet {
+		if err := checkVersion(set, o.to); err != nil {
+			return nil, err
+		}
+		p.to = o.to
+	}
+	parallel := fl.Defaults.Parallelism
+	if o.parallel != 0 {
+		parallel = o.parallel
+	}
+	if parallel < 1 {
+		return nil, usagef("--parallel must be at least 1, got %d", parallel)
+	}
+	p.runner, err = runner.New(runner.Options{
+		Set:         set,
+		Settings:    settings(fl.Defaults, o),
+		Parallelism: parallel,
+		Logger:      newLogger(o),
+	})
+	return p, err
+}
+
+// loadFleet resolves where the targets come from. Flags beat the
+// environment; two explicit sources are a mistake, not a guess.
+func loadFleet(o runOptions) (*fleet.Fleet, error) {
+	switch {
+	case o.fleetPath != "" && o.dsn != "":
+		return nil, usagef("give either --fleet or --dsn, not both")
+	case o.fleetPath != "":
+		return fleet.Load(o.fleetPath, o.lookup)
+	case o.dsn != "":
+		return fleet.Single(o.dsn)
+	}
+	if path, ok := o.lookup("ORCH_FLEET"); ok && path != "" {
+		return fleet.Load(path, o.lookup)
+	}
+	if dsn, ok := o.lookup("DATABASE_URL"); ok && dsn != "" {
+		return fleet.Single(dsn)
+	}
+	return nil, usagef("no targets: give --fleet FILE or --dsn URL (or set ORCH_FLEET or DATABASE_URL)")
+}
+
+// loadSet reads the migration set: a directory, or the set built into the
+// binary.
+func loadSet(dir string) (*source.Set, error) {
+	if dir == "" {
+		return source.Load(migrations.FS, ".")
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, usagef("--migrations %s: %v", dir, err)
+	}
+	if !info.IsDir() {
+		return nil, usagef("--migrations %s: not a directory", dir)
+	}
+	set, err := source.Load(os.DirFS(dir), ".")
+	if set != nil {
+		set.Dir = dir
+	}
+	var se *source.Error
+	if errors.As(err, &se) {
+		se.Dir = dir
+	}
+	return set, err
+}
+
+// checkVersion accepts 0 or a version of the set as a --to value.
+func checkVersion(set *source.Set, v int64) error {
+	if v == 0 {
+		return nil
+	}
+	if v < 0 {
+		return usagef("--to %d: versions are never negative", v)
+	}
+	if _, ok := set.Find(v); ok {
+		return nil
+	}
+	vs := set.Versions()
+	parts := make([]string, len(vs))
+	for i, x := range vs {
+		parts[i] = fmt.Sprint(x)
+	}
+	return usagef("--to %d: no such version in the migration set (versions: %s)", v, strings.Join(parts, ", "))
+}
+
+func settings(d fleet.Defaults, o runOptions) runner.Settings {
+	s := runner.Settings{
+		LockTimeout:              d.LockTimeout,
+		StatementTimeout:         d.StatementTimeout,
+		IdleInTransactionTimeout: d.IdleInTransactionTimeout,
+		ConnectTimeout:           d.ConnectTimeout,
+		LockWait:                 d.LockWait,
+		Timeout:                  d.Timeout,
+	}
+	for name, v := range o.durations {
+		switch name {
+		case flagLockTimeout:
+			s.LockTimeout = v
+		case flagStatementTimeout:
+			s.StatementTimeout = v
+		case flagConnectTimeout:
+			s.ConnectTimeout = v
+		case flagLockWait:
+			s.LockWait = v
+		case flagTimeout:
+			s.Timeout = v
+		}
+	}
+	return s
+}
+
+func newLogger(o runOptions) *slog.Logger {
+	level := slog.LevelInfo
+	switch {
+	case o.verbose:
+		level = slog.LevelDebug
+	case o.quiet:
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(o.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// finish prints the report, writes the JSON copy, and turns the outcome into
+// the exit code.
+func finish(ctx context.Context, o runOptions, format report.Format, rep *report.Report) error {
+	if err := report.Write(o.stdout, format, rep); err != nil {
+		fmt.Fprintf(o.stderr, "error: writing the report to stdout: %v\n", err)
+		return exitError{exitFailed}
+	}
+	if o.reportPath != "" {
+		if err := writeFileAtomic(o.reportPath, rep); err != nil {
+			fmt.Fprintf(o.stderr, "error: writing the report to %s: %v\n", o.reportPath, err)
+			return exitError{exitFailed}
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return exitError{exitInterrupted}
+	case !rep.OK():
+		return exitError{exitFailed}
+	}
+	return nil
+}
+
+// writeFileAtomic writes the JSON report through a temporary file and a
+// rename, so a reader never sees half a report.
+func writeFileAtomic(path string, rep *report.Report) error {
+	var buf bytes.Buffer
+	if err := report.WriteJSON(&buf, rep); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

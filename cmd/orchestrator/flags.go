@@ -1,0 +1,94 @@
+package main
+
+import (
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// runOptions is everything a command reads from its flags and environment.
+// Resolution (which source wins, defaults) happens in prepare, not here.
+type runOptions struct {
+	fleetPath     string // --fleet, explicit
+	dsn           string // --dsn, explicit
+	migrationsDir string
+	format        string
+	reportPath    string
+	to            int64 // meaningful when toSet
+	toSet         bool
+	parallel      int // 0: not given
+	durations     map[string]time.Duration
+	verbose       bool
+	quiet         bool
+	stdout        io.Writer
+	stderr        io.Writer
+	lookup        env
+}
+
+// Duration flags that override the fleet file's defaults.
+const (
+	flagLockTimeout      = "lock-timeout"
+	flagStatementTimeout = "statement-timeout"
+	flagConnectTimeout   = "connect-timeout"
+	flagLockWait         = "lock-wait"
+	flagTimeout          = "timeout"
+)
+
+func targetFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "fleet", Aliases: []string{"f"}, Usage: "fleet file (env ORCH_FLEET)"},
+		&cli.StringFlag{Name: "dsn", Usage: "one target without a fleet file (env DATABASE_URL)"},
+		&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout format: table or json"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug logs on stderr"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only warnings and errors on stderr"},
+	}
+}
+
+func commonFlags() []cli.Flag {
+	return append(targetFlags(),
+		&cli.StringFlag{Name: "migrations", Aliases: []string{"m"}, EnvVars: []string{"ORCH_MIGRATIONS"},
+			Usage: "migration directory, goose or golang-migrate layout (default: the set built into the binary)"},
+		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Usage: "targets in flight at once (default: the fleet's parallelism, else 8)"},
+		&cli.StringFlag{Name: "report", EnvVars: []string{"ORCH_REPORT"}, Usage: "also write the JSON report to this file"},
+		&cli.DurationFlag{Name: flagLockTimeout, Usage: "PostgreSQL lock_timeout for each statement (default: fleet's, else 5s)"},
+		&cli.DurationFlag{Name: flagStatementTimeout, Usage: "PostgreSQL statement_timeout (default: fleet's, else 30m)"},
+		&cli.DurationFlag{Name: flagConnectTimeout, Usage: "time to connect to a target (default: fleet's, else 10s)"},
+		&cli.DurationFlag{Name: flagLockWait, Usage: "how long to wait for a target held by another run (default: fleet's, else 30s)"},
+		&cli.DurationFlag{Name: flagTimeout, Usage: "whole time budget per target (default: fleet's, else none)"},
+	)
+}
+
+func toFlag(usage string) cli.Flag {
+	return &cli.Int64Flag{Name: "to", DefaultText: "latest", Usage: usage}
+}
+
+// bindRun copies flags into runOptions. Only flags given on the command line
+// count as "set"; environment fallbacks are resolved in prepare.
+func bindRun(c *cli.Context, stdout, stderr io.Writer, lookup env) runOptions {
+	o := runOptions{
+		fleetPath:     c.String("fleet"),
+		dsn:           c.String("dsn"),
+		migrationsDir: c.String("migrations"),
+		format:        c.String("format"),
+		reportPath:    c.String("report"),
+		verbose:       c.Bool("verbose"),
+		quiet:         c.Bool("quiet"),
+		durations:     map[string]time.Duration{},
+		stdout:        stdout,
+		stderr:        stderr,
+		lookup:        lookup,
+	}
+	if c.IsSet("to") {
+		o.to, o.toSet = c.Int64("to"), true
+	}
+	if c.IsSet("parallel") {
+		o.parallel = c.Int("parallel")
+	}
+	for _, name := range []string{flagLockTimeout, flagStatementTimeout, flagConnectTimeout, flagLockWait, flagTimeout} {
+		if c.IsSet(name) {
+			o.durations[name] = c.Duration(name)
+		}
+	}
+	return o
+}

@@ -1,0 +1,296 @@
+// Package integration holds end-to-end tests: the real binary against a real
+// PostgreSQL. Every test creates its own uniquely named databases and drops
+// them; nothing depends on test order or on an empty server.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var (
+	binary    string // the orchestrator binary under test
+	serverDSN string // a maintenance connection to the test server
+	skipAll   string // why the suite skips (never in CI)
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	serverDSN = os.Getenv("ORCH_TEST_DSN")
+	if serverDSN == "" {
+		serverDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverDSN)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintf(os.Stderr, "integration: no PostgreSQL at ORCH_TEST_DSN / 127.0.0.1:5432 and CI=true: %v\n", err)
+			return 1
+		}
+		skipAll = fmt.Sprintf("no PostgreSQL reachable (%v); set ORCH_TEST_DSN", err)
+	} else {
+		conn.Close(ctx)
+	}
+	dir, err := os.MkdirTemp("", "orchestrator-it-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "orchestrator")
+	build := exec.Command("go", "build", "-race", "-o", binary, "../cmd/orchestrator")
+	if os.Getenv("ORCH_IT_NORACE") != "" {
+		build = exec.Command("go", "build", "-o", binary, "../cmd/orchestrator")
+	}
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "integration: building the binary: %v\n", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// needDB skips (locally) or fails (CI) when there is no server.
+func needDB(t *testing.T) {
+	t.Helper()
+	if skipAll != "" {
+		t.Skip(skipAll)
+	}
+}
+
+func randomSuffix() string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// adminExec runs SQL on the maintenance connection.
+func adminExec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverDSN)
+	if err != nil {
+		t.Fatalf("connect to test server: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// dsnFor returns the test server's DSN with the database (and, when
+// password is non-empty, the password) replaced.
+func dsnFor(t *testing.T, db, password string) string {
+	t.Helper()
+	u, err := url.Parse(serverDSN)
+	if err != nil {
+		t.Fatalf("ORCH_TEST_DSN must be a URL: %v", err)
+	}
+	u.Path = "/" + db
+	if password != "" {
+		u.User = url.UserPassword(u.User.Username(), password)
+	}
+	return u.String()
+}
+
+// newDatabases creates n empty databases with a shared unique prefix and
+// drops them when the test ends. It returns their names.
+func newDatabases(t *testing.T, n int) []string {
+	t.Helper()
+	needDB(t)
+	prefix := "orch_it_" + randomSuffix()
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s_%02d", prefix, i)
+		adminExec(t, "CREATE DATABASE "+pgx.Identifier{names[i]}.Sanitize())
+	}
+	t.Cleanup(func() {
+		for _, name := range names {
+			adminExec(t, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		}
+	})
+	return names
+}
+
+// connectDB opens a connection to one test database, closed at cleanup.
+func connectDB(t *testing.T, db string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsnFor(t, db, ""))
+	if err != nil {
+		t.Fatalf("connect to %s: %v", db, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func queryInt(t *testing.T, conn *pgx.Conn, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := conn.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// tables lists the tables of the public schema, sorted.
+func tables(t *testing.T, db string) []string {
+	t.Helper()
+	conn := connectDB(t, db)
+	rows, err := conn.Query(context.Background(),
+		`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// relationCount counts every relation (tables, indexes, sequences) in public.
+func relationCount(t *testing.T, db string) int64 {
+	t.Helper()
+	return queryInt(t, connectDB(t, db), `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'`)
+}
+
+// result is one run of the binary.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runCLI runs the binary with args and extra environment, bounded in time
+// so a hang fails the test instead of the suite.
+func runCLI(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(cleanEnv(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// cleanEnv is the test's environment without variables the CLI reads, so a
+// developer's DATABASE_URL cannot leak into a test.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "DATABASE_URL=") || strings.HasPrefix(kv, "ORCH_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// writeFile writes content to name in a fresh temp dir and returns the path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// fleetYAML renders a fleet file with one target per database.
+func fleetYAML(dsns map[string]string, order []string) string {
+	var b strings.Builder
+	b.WriteString("defaults:\n  parallelism: 4\n  lock_wait: 5s\ntargets:\n")
+	for _, name := range order {
+		fmt.Fprintf(&b, "  - name: %s\n    dsn: %s\n", name, dsns[name])
+	}
+	return b.String()
+}
+
+// Report mirrors the JSON report for assertions.
+type Report struct {
+	SchemaVersion int            `json:"schema_version"`
+	Command       string         `json:"command"`
+	StartedAt     time.Time      `json:"started_at"`
+	DurationMS    int64          `json:"duration_ms"`
+	Summary       map[string]int `json:"summary"`
+	Targets       []TargetResult `json:"targets"`
+}
+
+// TargetResult mirrors one target of the JSON report.
+type TargetResult struct {
+	Name        string `json:"name"`
+	Status      string `json:"status"`
+	FromVersion int64  `json:"from_version"`
+	ToVersion   int64  `json:"to_version"`
+	Applied     []struct {
+		Version    int64  `json:"version"`
+		Name       string `json:"name"`
+		DurationMS *int64 `json:"duration_ms"`
+	} `json:"applied"`
+	Pending []struct {
+		Version int64  `json:"version"`
+		Name    string `json:"name"`
+	} `json:"pending"`
+	Error *struct {
+		Version  int64  `json:"version"`
+		Name     string `json:"name"`
+		SQLState string `json:"sqlstate"`
+		Class    string `json:"class"`
+		Message  string `json:"message"`
+		Line     int    `json:"line"`
+		Detail   string `json:"detail"`
+		Hint     string `json:"hint"`
+	} `json:"error"`
+	DurationMS int64 `json:"duration_ms"`
+}
+
+func parseReport(t *testing.T, data string) Report {
+	t.Helper()
+	var r Report
+	dec := json.NewDecoder(strings.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("report is not the documented JSON: %v\n%s", err, data)
+	}
+	return r
+}
+
+func (r Report) target(t *testing.T, name string) TargetResult {
+	t.Helper()
+	for _, tr := range r.Targets {
+		if tr.Name == name {
+			return tr
+		}
+	}
+	t.Fatalf("no target %q in report", name)
+	return TargetResult{}
+}

@@ -1,0 +1,17 @@
+// Package fleet reads and validates fleet files: the list of PostgreSQL
+// targets a run works on.
+//
+// A fleet file is YAML with two top-level keys, defaults and targets. Parse
+// walks the yaml.Node tree by hand rather than decoding into structs, so that
+// every problem carries the line it was found on and all problems are
+// reported together as one *Error, before any connection is opened.
+//
+// Values may reference environment variables as ${NAME}. Expansion happens
+// after YAML parsing, on scalar values only, so a variable can never inject
+// YAML structure; it is plain substitution, never a shell.
+//
+// A DSN is a secret. Nothing in this package prints one: problems about a DSN
+// are built from fixed text, and anything that may quote a DSN is passed
+// through Target.Scrub first. Callers must do the same (Target.RedactedDSN,
+// Target.Scrub) before they show anything derived from a DSN.
+package fleet

@@ -1,0 +1,119 @@
+package fleet
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+)
+
+// Defaults are run settings a fleet file may set; flags override them.
+type Defaults struct {
+	Parallelism              int           // targets migrated at once; default 8
+	LockTimeout              time.Duration // PostgreSQL lock_timeout; default 5s
+	StatementTimeout         time.Duration // PostgreSQL statement_timeout; default 30m
+	ConnectTimeout           time.Duration // connect_timeout; default 10s
+	IdleInTransactionTimeout time.Duration // idle_in_transaction_session_timeout; default 10m
+	LockWait                 time.Duration // how long to poll for the per-target advisory lock; default 30s
+	Timeout                  time.Duration // whole per-target budget; default 0 = none
+}
+
+// BuiltinDefaults returns the settings used where neither the fleet file nor
+// a flag sets one.
+func BuiltinDefaults() Defaults {
+	return Defaults{
+		Parallelism:              8,
+		LockTimeout:              5 * time.Second,
+		StatementTimeout:         30 * time.Minute,
+		ConnectTimeout:           10 * time.Second,
+		IdleInTransactionTimeout: 10 * time.Minute,
+		LockWait:                 30 * time.Second,
+		Timeout:                  0,
+	}
+}
+
+// Fleet is a validated fleet file: the settings and targets of a run.
+// Nothing in this package modifies a Fleet after returning it, so it is safe
+// for concurrent reads.
+type Fleet struct {
+	Path     string   // file it came from ("" for --dsn)
+	Defaults Defaults // BuiltinDefaults overlaid with the file's defaults
+	Targets  []Target // in file order; at least one
+}
+
+// Parse reads a fleet file from r and validates all of it. path names the
+// file in problems and in each Target.Origin. lookup resolves ${NAME}
+// references: os.LookupEnv in production, a map in tests; nil means no
+// variable is defined.
+//
+// Every error Parse returns is an *Error listing every problem found.
+func Parse(r io.Reader, path string, lookup func(string) (string, bool)) (*Fleet, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, readError(path, err)
+	}
+	return parse(data, path, lookup)
+}
+
+// Load reads and validates the fleet file at path (see Parse). A missing or
+// unreadable file is an *Error too, which unwraps to the I/O error (so
+// errors.Is(err, fs.ErrNotExist) works).
+func Load(path string, lookup func(string) (string, bool)) (*Fleet, error) {
+	if path == "" {
+		return nil, &Error{Problems: []Problem{{Msg: "no fleet file given (use --fleet FILE or ORCH_FLEET, or --dsn for a single database)"}}}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, readError(path, err)
+	}
+	return parse(data, path, lookup)
+}
+
+// Single is the fleet of one database given by --dsn or DATABASE_URL: one
+// target named after the DSN's database (or "default" when it names none),
+// with Origin "--dsn" and the built-in defaults. An invalid DSN is an *Error
+// that does not quote it.
+func Single(dsn string) (*Fleet, error) {
+	const subject = "the database URL (--dsn or DATABASE_URL)"
+	if strings.TrimSpace(dsn) == "" {
+		return nil, &Error{Problems: []Problem{{Msg: subject + " is empty"}}}
+	}
+	cfg, msg := parseDSN(dsn)
+	if msg != "" {
+		return nil, &Error{Problems: []Problem{{Msg: subject + " " + msg}}}
+	}
+	name := cfg.Database
+	if checkName(name) != "" {
+		name = "default"
+	}
+	return &Fleet{
+		Defaults: BuiltinDefaults(),
+		Targets:  []Target{{Name: name, DSN: dsn, Labels: map[string]string{}, Origin: "--dsn"}},
+	}, nil
+}
+
+func parse(data []byte, path string, lookup func(string) (string, bool)) (*Fleet, error) {
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	w := &walker{path: path, lookup: lookup}
+	f := w.file(data)
+	if err := w.probs.err(path); err != nil {
+		return nil, err
+	}
+	f.Path = path
+	return f, nil
+}
+
+// readError is the *Error for a fleet file that cannot be read. The path is
+// already the prefix of the message, so only the reason is kept.
+func readError(path string, err error) *Error {
+	reason := err.Error()
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		reason = pe.Err.Error()
+	}
+	return &Error{Path: path, Problems: []Problem{{Msg: "cannot read fleet file: " + reason}}, cause: err}
+}

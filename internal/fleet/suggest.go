@@ -1,0 +1,76 @@
+package fleet
+
+import (
+	"fmt"
+	"strings"
+)
+
+// unknownKeyMsg explains an unknown key: the closest known key within edit
+// distance 2 as a suggestion, else the list of known keys.
+func unknownKeyMsg(key, where string, known []string) string {
+	if s := suggest(key, known); s != "" {
+		return fmt.Sprintf("unknown key %q %s (did you mean %q?)", key, where, s)
+	}
+	return fmt.Sprintf("unknown key %q %s (known keys: %s)", key, where, strings.Join(known, ", "))
+}
+
+// suggest returns the known key closest to key, if it is within edit
+// distance 2, or a known key that key is a common alias for; else "".
+func suggest(key string, known []string) string {
+	if alias := aliasFor(key); alias != "" {
+		for _, k := range known {
+			if k == alias {
+				return k
+			}
+		}
+	}
+	best, bestDist := "", 3
+	lower := strings.ToLower(key)
+	for _, k := range known {
+		if d := editDistance(lower, k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// aliasFor maps names people plausibly write (PostgreSQL's own setting
+// names, other tools' spellings) to ours. Too far apart for edit distance.
+func aliasFor(key string) string {
+	switch strings.ToLower(key) {
+	case "idle_in_transaction_session_timeout":
+		return "idle_in_transaction_timeout"
+	case "parallel", "concurrency", "jobs", "workers":
+		return "parallelism"
+	case "url", "uri", "database_url", "connection_string", "conn", "connstring":
+		return "dsn"
+	case "target":
+		return "targets"
+	case "default", "settings":
+		return "defaults"
+	case "label", "tags":
+		return "labels"
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance between a and b, over bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

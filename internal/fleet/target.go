@@ -1,0 +1,62 @@
+package fleet
+
+import (
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxNameLen bounds a target name, in bytes: names end up in reports, file
+// names and metric labels.
+const maxNameLen = 200
+
+// Target is one database the run migrates (later: one schema in a database).
+//
+// DSN is a secret: never print it, log it or put it in an error. Use
+// RedactedDSN to show where a target points and Scrub on any text that may
+// quote the DSN (driver errors, for one) before it is shown.
+type Target struct {
+	Name   string
+	DSN    string            // ${VAR}-expanded; never print it: use RedactedDSN / Scrub
+	Labels map[string]string // never nil
+	Origin string            // where it was defined, e.g. "fleet.yaml:12" or "--dsn"
+}
+
+// RedactedDSN returns the target's DSN with its passwords replaced by
+// "xxxxx" (see RedactDSN). It is safe to show.
+func (t Target) RedactedDSN() string { return RedactDSN(t.DSN) }
+
+// Scrub returns s with every occurrence of the target's DSN replaced by the
+// redacted DSN, and every occurrence of its password replaced by "xxxxx",
+// including URL-decoded, URL-encoded, backslash-unescaped and %q-quoted
+// forms. Run it on every message that may have seen the DSN (connection and
+// driver errors) before showing it. It errs towards masking too much.
+func (t Target) Scrub(s string) string {
+	if t.DSN == "" || s == "" {
+		return s
+	}
+	redacted := RedactDSN(t.DSN)
+	whole := map[string]string{}
+	for _, form := range []string{t.DSN, percentDecode(t.DSN), quotedForm(t.DSN)} {
+		whole[form] = redacted
+	}
+	return newMasker(secretForms(passwords(t.DSN)), whole).Replace(s)
+}
+
+// checkName returns why name cannot be a target name, or "" if it can.
+func checkName(name string) string {
+	switch {
+	case name == "":
+		return "is empty"
+	case len(name) > maxNameLen:
+		return fmt.Sprintf("is %d bytes long; the limit is %d", len(name), maxNameLen)
+	case !utf8.ValidString(name):
+		return "is not valid UTF-8"
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("contains the control character %U; names must be printable", r)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,151 @@
+package runner
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/report"
+	"github.com/orchestrator-dev/orchestrator/internal/source"
+)
+
+// Error classes in reports: what kind of trouble, for alert routing.
+const (
+	ClassLockTimeout      = "lock_timeout"
+	ClassDeadlock         = "deadlock"
+	ClassSyntax           = "syntax"
+	ClassAuth             = "auth"
+	ClassUnreachable      = "unreachable"
+	ClassMissingDatabase  = "missing_database"
+	ClassResource         = "resource"
+	ClassConnectionLost   = "connection_lost"
+	ClassStatementTimeout = "statement_timeout"
+	ClassTimeout          = "timeout"
+	ClassConflict         = "conflict"
+	ClassLocked           = "locked"
+	ClassVersion          = "version"
+	ClassOther            = "other"
+)
+
+// MigrationError is a failure inside one migration. The PostgreSQL error
+// stays reachable through Unwrap so its SQLSTATE reaches the report.
+type MigrationError struct {
+	Migration *source.Migration
+	Down      bool // the failure was in the down section
+	Err       error
+}
+
+func (e *MigrationError) Error() string {
+	dir := "up"
+	if e.Down {
+		dir = "down"
+	}
+	return "migration " + e.Migration.Name + " (" + dir + "): " + e.Err.Error()
+}
+
+func (e *MigrationError) Unwrap() error { return e.Err }
+
+// classify names the kind of an error from its SQLSTATE or its Go type.
+func classify(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return classifySQLState(pgErr.Code)
+	}
+	var ooo *OutOfOrderError
+	switch {
+	case errors.Is(err, errLocked):
+		return ClassLocked
+	case errors.As(err, &ooo):
+		return ClassVersion
+	case errors.Is(err, context.DeadlineExceeded):
+		return ClassTimeout
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return ClassUnreachable
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, driver.ErrBadConn) {
+		return ClassConnectionLost
+	}
+	return ClassOther
+}
+
+func classifySQLState(code string) string {
+	switch {
+	case code == "55P03":
+		return ClassLockTimeout
+	case code == "40P01":
+		return ClassDeadlock
+	case code == "57014":
+		return ClassStatementTimeout
+	case code == "3D000":
+		return ClassMissingDatabase
+	case code == "28P01" || code == "28000":
+		return ClassAuth
+	case code == "57P01" || code == "57P02" || code == "57P03" || strings.HasPrefix(code, "08"):
+		return ClassConnectionLost
+	case strings.HasPrefix(code, "53"):
+		return ClassResource
+	case code == "42601" || code == "42000":
+		return ClassSyntax
+	case code == "42P07" || code == "42710" || code == "42701" || code == "23505":
+		return ClassConflict
+	}
+	return ClassOther
+}
+
+// toReportError turns err into the report's error, scrubbed of the target's
+// DSN and password. A failing migration is named; a PostgreSQL error keeps
+// its SQLSTATE, detail and hint, and its position becomes a line number in
+// the migration file.
+func toReportError(t fleet.Target, err error) *report.Error {
+	e := &report.Error{Class: classify(err), Message: err.Error()}
+	var me *MigrationError
+	if errors.As(err, &me) {
+		e.Version = me.Migration.Version
+		e.Name = me.Migration.Name
+		e.Message = me.Err.Error()
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		e.SQLState = pgErr.Code
+		e.Message = pgErr.Message
+		e.Detail = pgErr.Detail
+		e.Hint = pgErr.Hint
+		if me != nil && pgErr.Position > 0 {
+			text, first := me.Migration.Up, me.Migration.UpLine
+			if me.Down {
+				text, first = me.Migration.Down, me.Migration.DownLine
+			}
+			e.Line = lineOf(text, int(pgErr.Position), first)
+		}
+	}
+	e.Message = t.Scrub(e.Message)
+	e.Detail = t.Scrub(e.Detail)
+	e.Hint = t.Scrub(e.Hint)
+	return e
+}
+
+// lineOf converts PostgreSQL's error position (1-based, in characters) in
+// text to a line of the file text starts at line first of.
+func lineOf(text string, pos, first int) int {
+	line := first
+	for i := 0; i < len(text) && pos > 1; {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if r == '\n' {
+			line++
+		}
+		i += size
+		pos--
+	}
+	return line
+}

@@ -1,0 +1,142 @@
+package runner
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pressly/goose/v3/database"
+	"github.com/pressly/goose/v3/lock"
+)
+
+// VersionTable is goose's version table name: sharing it means `goose
+// status` on a target agrees with us, and a fleet already migrated by goose
+// is adopted without a baseline step.
+const VersionTable = "goose_db_version"
+
+// ChecksumTable is the companion record of what each applied migration's
+// text was, so drift can tell a file edited after it was applied. goose's
+// table has no room for it, and adding columns to goose's table would break
+// goose's own expectations of it.
+const ChecksumTable = "orchestrator_migrations"
+
+const createChecksumTable = `CREATE TABLE IF NOT EXISTS ` + ChecksumTable + ` (
+	version_id  bigint PRIMARY KEY,
+	name        text NOT NULL,
+	up_sha256   text NOT NULL,
+	down_sha256 text NOT NULL,
+	applied_at  timestamptz NOT NULL DEFAULT now(),
+	applied_by  text NOT NULL DEFAULT current_setting('application_name')
+)`
+
+const upsertChecksum = `INSERT INTO ` + ChecksumTable + ` (version_id, name, up_sha256, down_sha256)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (version_id) DO UPDATE SET name = EXCLUDED.name, up_sha256 = EXCLUDED.up_sha256,
+	down_sha256 = EXCLUDED.down_sha256, applied_at = now(), applied_by = EXCLUDED.applied_by`
+
+// lockKey is the advisory lock key taken per target. It is goose's own
+// default key, so a goose run and ours on the same database exclude each
+// other too.
+const lockKey = lock.DefaultLockID
+
+// errLocked reports that another session held the target's advisory lock
+// for the whole lock wait.
+var errLocked = errors.New("another run holds the target's migration lock")
+
+// newStore returns goose's PostgreSQL version-table store.
+func newStore() (database.StoreExtender, error) {
+	st, err := database.NewStore(database.DialectPostgres, VersionTable)
+	if err != nil {
+		return nil, err
+	}
+	ext, ok := st.(database.StoreExtender)
+	if !ok {
+		return nil, fmt.Errorf("goose store %T cannot check whether its table exists", st)
+	}
+	return ext, nil
+}
+
+// acquireLock takes the target's advisory lock by polling
+// pg_try_advisory_lock, never a blocking pg_advisory_lock: a blocking wait
+// would sit behind a stuck run forever, and it could not tell "held by
+// another run" apart from any other error. goose's session locker polls too,
+// but it gives up with an untyped error; the report needs `locked` as an
+// outcome of its own.
+func acquireLock(ctx context.Context, conn *sql.Conn, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	pause := 25 * time.Millisecond
+	for {
+		var ok bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&ok); err != nil {
+			return fmt.Errorf("take advisory lock: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		if !time.Now().Add(pause).Before(deadline) {
+			return errLocked
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(pause*2, time.Second)
+	}
+}
+
+// releaseLock gives the advisory lock back. It runs on a context detached
+// from cancellation, so an interrupted run still unlocks; closing the
+// session would release it too, this only makes it prompt.
+func releaseLock(ctx context.Context, conn *sql.Conn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", lockKey)
+}
+
+// state is what a target's version table says.
+type state struct {
+	initialized bool           // the version table exists
+	applied     map[int64]bool // versions currently applied (0 excluded)
+	current     int64          // highest applied version, 0 when none
+}
+
+// readState reads the version table with goose's store: whether it exists,
+// then its rows, newest first. As in goose, the newest row of a version says
+// whether it is applied.
+func readState(ctx context.Context, store database.StoreExtender, db database.DBTxConn) (state, error) {
+	st := state{applied: map[int64]bool{}}
+	exists, err := store.TableExists(ctx, db)
+	if err != nil {
+		return st, fmt.Errorf("read version table: %w", err)
+	}
+	if !exists {
+		return st, nil
+	}
+	st.initialized = true
+	rows, err := store.ListMigrations(ctx, db)
+	if err != nil {
+		return st, fmt.Errorf("read version table: %w", err)
+	}
+	seen := map[int64]bool{}
+	for _, r := range rows {
+		if seen[r.Version] {
+			continue
+		}
+		seen[r.Version] = true
+		if r.IsApplied && r.Version != 0 {
+			st.applied[r.Version] = true
+			st.current = max(st.current, r.Version)
+		}
+	}
+	return st, nil
+}
+
+// currentVersion re-reads the highest applied version: what a report states
+// as to_version is read back from the database, never assumed.
+func currentVersion(ctx context.Context, store database.StoreExtender, db database.DBTxConn) (int64, error) {
+	st, err := readState(ctx, store, db)
+	return st.current, err
+}
