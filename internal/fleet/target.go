@@ -14,7 +14,8 @@ const maxNameLen = 200
 //
 // DSN is a secret: never print it, log it or put it in an error. Use
 // RedactedDSN to show where a target points and Scrub on any text that may
-// quote the DSN (driver errors, for one) before it is shown.
+// quote the DSN (driver errors, for one) before it is shown. Its methods
+// only read it, so a Target is safe for concurrent use.
 type Target struct {
 	Name   string
 	DSN    string            // ${VAR}-expanded; never print it: use RedactedDSN / Scrub

@@ -1,0 +1,81 @@
+package fleet
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// defaults reads the defaults mapping over the built-in defaults.
+func (w *walker) defaults(n *yaml.Node) Defaults {
+	d := BuiltinDefaults()
+	m := deref(n)
+	if m == nil || isNull(m) {
+		return d
+	}
+	if m.Kind != yaml.MappingNode {
+		w.probs.addf(n.Line, "defaults must be a mapping of settings (%s), got %s", strings.Join(defaultKeys(), ", "), kindOf(m))
+		return d
+	}
+	fields := w.fields(m, "in defaults", defaultKeys())
+	durations := map[string]*time.Duration{
+		"lock_timeout":                &d.LockTimeout,
+		"statement_timeout":           &d.StatementTimeout,
+		"connect_timeout":             &d.ConnectTimeout,
+		"idle_in_transaction_timeout": &d.IdleInTransactionTimeout,
+		"lock_wait":                   &d.LockWait,
+		"timeout":                     &d.Timeout,
+	}
+	for _, key := range defaultKeys() { // in a fixed order, so problems are too
+		f, ok := fields[key]
+		if !ok {
+			continue
+		}
+		path := "defaults." + key
+		if key == "parallelism" {
+			if v, ok := w.positiveInt(f.val, path); ok {
+				d.Parallelism = v
+			}
+		} else if v, ok := w.duration(f.val, path); ok {
+			*durations[key] = v
+		}
+	}
+	return d
+}
+
+func (w *walker) positiveInt(n *yaml.Node, path string) (int, bool) {
+	s, ok := w.scalar(n, path, "a positive integer", false)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || v <= 0 {
+		w.probs.addf(n.Line, "%s: %q is not a positive integer", path, truncate(s, 40))
+		return 0, false
+	}
+	return v, true
+}
+
+func (w *walker) duration(n *yaml.Node, path string) (time.Duration, bool) {
+	s, ok := w.scalar(n, path, "a duration ("+durationHint+")", false)
+	if !ok {
+		return 0, false
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		w.probs.addf(n.Line, "%s is empty (%s)", path, durationHint)
+		return 0, false
+	}
+	v, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		w.probs.addf(n.Line, "%s: %q is not a duration (%s)", path, truncate(s, 40), durationHint)
+		return 0, false
+	case v < 0:
+		w.probs.addf(n.Line, "%s: %q is negative; it must be 0 or more", path, s)
+		return 0, false
+	}
+	return v, true
+}

@@ -1,0 +1,146 @@
+package fleet
+
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// targets reads the targets list. Duplicate names are reported on the
+// second definition, pointing at the first.
+func (w *walker) targets(f field) []Target {
+	list := deref(f.val)
+	switch {
+	case list == nil || isNull(list):
+		w.probs.add(f.key.Line, noTargets)
+		return nil
+	case list.Kind != yaml.SequenceNode:
+		w.probs.addf(f.val.Line, "targets must be a list (each entry \"- name: ...\" with a dsn), got %s", kindOf(list))
+		return nil
+	case len(list.Content) == 0:
+		w.probs.add(f.val.Line, noTargets)
+		return nil
+	}
+	var out []Target
+	firstLine := make(map[string]int)
+	for i, item := range list.Content {
+		t, nameLine, ok := w.target(i, item)
+		if t.Name != "" {
+			if first, dup := firstLine[t.Name]; dup {
+				w.probs.addf(nameLine, "target %q is defined twice (first at line %d)", t.Name, first)
+				ok = false
+			} else {
+				firstLine[t.Name] = nameLine
+			}
+		}
+		if ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// target reads targets[i]. It returns the target (its Name set whenever the
+// name itself is valid, so duplicates are still found), the line of its name
+// and whether the whole target is valid.
+func (w *walker) target(i int, item *yaml.Node) (t Target, nameLine int, ok bool) {
+	path := fmt.Sprintf("targets[%d]", i)
+	line := item.Line
+	m := deref(item)
+	if m == nil || m.Kind != yaml.MappingNode {
+		w.probs.addf(line, "%s must be a mapping with a name and a dsn, got %s", path, kindOf(m))
+		return Target{}, line, false
+	}
+	before := len(w.probs)
+	t = Target{Labels: map[string]string{}, Origin: w.origin(line)}
+	fields := w.fields(m, "in "+path, targetKeys())
+
+	nameLine = line
+	if f, found := fields["name"]; !found {
+		w.probs.addf(line, "%s has no name", path)
+	} else if name, ok := w.scalar(f.val, path+".name", "a string", false); ok {
+		if item.Kind != yaml.AliasNode { // an alias's lines point at its anchor
+			nameLine = f.val.Line
+		}
+		if why := checkName(name); why != "" {
+			w.probs.addf(f.val.Line, "%s.name %s", path, why)
+		} else {
+			t.Name = name
+		}
+	}
+	subject := path
+	if t.Name != "" {
+		subject = fmt.Sprintf("target %q", t.Name)
+	}
+
+	if f, found := fields["dsn"]; !found {
+		w.probs.addf(line, "%s has no dsn", subject)
+	} else if dsn, ok := w.scalar(f.val, path+".dsn", "a string", true); ok {
+		if strings.TrimSpace(dsn) == "" {
+			w.probs.addf(f.val.Line, "%s: dsn is empty", subject)
+		} else if _, msg := parseDSN(dsn); msg != "" {
+			w.probs.addf(f.val.Line, "%s: dsn %s", subject, msg)
+		} else {
+			t.DSN = dsn
+		}
+	}
+
+	if f, found := fields["labels"]; found {
+		w.labels(f.val, path+".labels", t.Labels)
+	}
+	return t, nameLine, len(w.probs) == before
+}
+
+// labels reads a labels mapping into out.
+func (w *walker) labels(n *yaml.Node, path string, out map[string]string) {
+	m := deref(n)
+	if m == nil || isNull(m) {
+		return
+	}
+	if m.Kind != yaml.MappingNode {
+		w.probs.addf(n.Line, "%s must be a mapping of key: value, got %s", path, kindOf(m))
+		return
+	}
+	first := make(map[string]int)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		key, ok := w.key(k, "in "+path)
+		if !ok {
+			continue
+		}
+		if why := checkLabelKey(key); why != "" {
+			w.probs.addf(k.Line, "%s: label key %q %s", path, key, why)
+			continue
+		}
+		if line, dup := first[key]; dup {
+			w.probs.addf(k.Line, "%s: label %q is defined twice (first at line %d)", path, key, line)
+			continue
+		}
+		first[key] = k.Line
+		valuePath := path + "." + key
+		if !isPlainName(key) {
+			valuePath = fmt.Sprintf("%s[%q]", path, key)
+		}
+		if r := deref(v); r != nil && isNull(r) {
+			w.probs.addf(v.Line, `%s has no value (write "" for an empty one)`, valuePath)
+			continue
+		}
+		if s, ok := w.scalar(v, valuePath, "a string", false); ok {
+			out[key] = s
+		}
+	}
+}
+
+// checkLabelKey returns why key cannot be a label key, or "" if it can.
+func checkLabelKey(key string) string {
+	switch {
+	case key == "":
+		return "is empty"
+	case strings.Contains(key, "="):
+		return `contains "=", which --select key=value cannot match`
+	case strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "contains a control character"
+	}
+	return ""
+}
