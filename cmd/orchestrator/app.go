@@ -45,8 +45,18 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				UsageText: "orchestrator up --fleet fleet.yaml [--to V] [--parallel N] [--format table|json] [--report FILE]",
 				Description: "Example:\n   orchestrator up --fleet fleet.yaml --parallel 16 --report up.json\n" +
 					"   orchestrator up --dsn postgres://app@localhost:5432/acme",
-				Flags:  append(append([]cli.Flag{}, common...), toFlag("version to migrate to (default: the latest in the set)")),
+				Flags: append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
+					toFlag("version to migrate to (default: the latest in the set)")),
 				Action: func(c *cli.Context) error { return runUp(c.Context, bindRun(c, stdout, stderr, lookup)) },
+			},
+			{
+				Name:        "down",
+				Usage:       "roll every target back to version V with the down sections, atomically per target",
+				UsageText:   "orchestrator down --fleet fleet.yaml --to V",
+				Description: "--to is required: 0 reverts everything.\nExample:\n   orchestrator down --fleet fleet.yaml --to 2 --report down.json",
+				Flags: append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
+					&cli.Int64Flag{Name: "to", Required: true, Usage: "version to roll back to (required; 0 reverts everything)"}),
+				Action: func(c *cli.Context) error { return runDown(c.Context, bindRun(c, stdout, stderr, lookup)) },
 			},
 			{
 				Name:        "status",

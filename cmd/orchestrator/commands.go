@@ -26,6 +26,7 @@ type prepared struct {
 	runner *runner.Runner
 	format report.Format
 	to     int64 // -1: the set's latest
+	waves  []runner.Wave
 }
 
 func runUp(ctx context.Context, o runOptions) error {
@@ -33,7 +34,18 @@ func runUp(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	return finish(ctx, o, p.format, p.runner.Up(ctx, p.fleet.Targets, p.to))
+	return finish(ctx, o, p.format, p.runner.Up(ctx, p.waves, p.to))
+}
+
+func runDown(ctx context.Context, o runOptions) error {
+	if !o.toSet {
+		return usagef("down needs --to V: the version to roll back to (0 reverts everything)")
+	}
+	p, err := prepare(o)
+	if err != nil {
+		return err
+	}
+	return finish(ctx, o, p.format, p.runner.Down(ctx, p.waves, p.to))
 }
 
 func runStatus(ctx context.Context, o runOptions) error {
@@ -117,11 +129,38 @@ func prepare(o runOptions) (*prepared, error) {
 	if parallel < 1 {
 		return nil, usagef("--parallel must be at least 1, got %d", parallel)
 	}
+	txMode := runner.TxTarget
+	if o.txMode != "" {
+		if txMode, err = runner.ParseTxMode(o.txMode); err != nil {
+			return nil, usageError{"--tx-mode: " + err.Error()}
+		}
+	}
+	budget := fleet.Budget{}
+	if o.maxFailures != "" {
+		if budget, err = fleet.ParseBudget(o.maxFailures); err != nil {
+			return nil, usageError{"--max-failures: " + err.Error()}
+		}
+	}
+	retries := 0 // the runner's default
+	if o.retriesSet {
+		switch {
+		case o.retries < 0:
+			return nil, usagef("--retries must be 0 or more, got %d", o.retries)
+		case o.retries == 0:
+			retries = -1 // none
+		default:
+			retries = o.retries
+		}
+	}
+	p.waves = runner.OneWave(fl.Targets, budget)
 	p.runner, err = runner.New(runner.Options{
-		Set:         set,
-		Settings:    settings(fl.Defaults, o),
-		Parallelism: parallel,
-		Logger:      newLogger(o),
+		Set:            set,
+		Settings:       settings(fl.Defaults, o),
+		Parallelism:    parallel,
+		TxMode:         txMode,
+		Retries:        retries,
+		RollbackOnHalt: o.rollbackHalt,
+		Logger:         newLogger(o),
 	})
 	return p, err
 }

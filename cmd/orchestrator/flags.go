@@ -19,6 +19,11 @@ type runOptions struct {
 	toSet         bool
 	parallel      int // 0: not given
 	durations     map[string]time.Duration
+	txMode        string
+	maxFailures   string
+	rollbackHalt  bool
+	retries       int
+	retriesSet    bool
 	verbose       bool
 	quiet         bool
 	stdout        io.Writer
@@ -59,6 +64,16 @@ func commonFlags() []cli.Flag {
 	)
 }
 
+// rolloutFlags are the flags of commands that change targets.
+func rolloutFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "tx-mode", Value: "target", Usage: "target: all of a target's migrations in one transaction; migration: one transaction each, as goose does"},
+		&cli.StringFlag{Name: "max-failures", Usage: "halt the run after more than this many failed targets: a count or a percentage like 2% (runs without waves)"},
+		&cli.BoolFlag{Name: "rollback-on-halt", Usage: "when the rollout halts, roll back the targets this run already applied"},
+		&cli.IntFlag{Name: "retries", Value: 2, Usage: "extra attempts of a target's transaction after a lock timeout or deadlock"},
+	}
+}
+
 func toFlag(usage string) cli.Flag {
 	return &cli.Int64Flag{Name: "to", DefaultText: "latest", Usage: usage}
 }
@@ -81,6 +96,12 @@ func bindRun(c *cli.Context, stdout, stderr io.Writer, lookup env) runOptions {
 	}
 	if c.IsSet("to") {
 		o.to, o.toSet = c.Int64("to"), true
+	}
+	o.txMode = c.String("tx-mode")
+	o.maxFailures = c.String("max-failures")
+	o.rollbackHalt = c.Bool("rollback-on-halt")
+	if c.IsSet("retries") {
+		o.retries, o.retriesSet = c.Int("retries"), true
 	}
 	if c.IsSet("parallel") {
 		o.parallel = c.Int("parallel")

@@ -86,7 +86,14 @@ func WriteTable(w io.Writer, r *Report) error {
 	var errs []string
 	for _, t := range r.Targets {
 		if t.Error != nil {
-			errs = append(errs, fmt.Sprintf("  %s: %s", t.Name, describeError(t.Error)))
+			line := fmt.Sprintf("  %s: %s", t.Name, describeError(t.Error))
+			if len(t.Reverted) > 0 {
+				line += "\n      undone by this run: " + names(t.Reverted)
+			}
+			if t.Attempts > 1 {
+				line += fmt.Sprintf("\n      attempts: %d", t.Attempts)
+			}
+			errs = append(errs, line)
 		}
 	}
 	if len(errs) > 0 {
@@ -160,7 +167,21 @@ func describeError(e *Error) string {
 	if e.Hint != "" {
 		fmt.Fprintf(&b, "; hint: %s", e.Hint)
 	}
+	if e.BlockedBy != "" {
+		fmt.Fprintf(&b, "\n      blocked by: %s", e.BlockedBy)
+	}
+	if e.Remedy != "" {
+		fmt.Fprintf(&b, "\n      what to do: %s", e.Remedy)
+	}
 	return b.String()
+}
+
+func names(ms []Migration) string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Name
+	}
+	return strings.Join(out, ", ")
 }
 
 func summaryLine(s Summary) string {

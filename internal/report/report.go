@@ -69,6 +69,8 @@ type Target struct {
 	ToVersion   int64       `json:"to_version"`
 	Applied     []Migration `json:"applied,omitempty"`
 	Pending     []Migration `json:"pending,omitempty"`
+	Reverted    []Migration `json:"reverted,omitempty"` // undone by compensation or --rollback-on-halt
+	Attempts    int         `json:"attempts,omitempty"` // transaction attempts, when retried after a lock timeout or deadlock
 	Error       *Error      `json:"error,omitempty"`
 	DurationMS  int64       `json:"duration_ms"`
 }
@@ -92,6 +94,11 @@ type Error struct {
 	Detail   string `json:"detail,omitempty"`
 	Hint     string `json:"hint,omitempty"`
 	Line     int    `json:"line,omitempty"`
+	// BlockedBy names the sessions that held locks the target waited for.
+	BlockedBy string `json:"blocked_by,omitempty"`
+	// Remedy says what a person must do when the target was left in a
+	// state the tool could not restore (status failed).
+	Remedy string `json:"remedy,omitempty"`
 }
 
 // New assembles a report from per-target results, in the order given, and

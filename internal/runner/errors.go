@@ -31,6 +31,7 @@ const (
 	ClassConflict         = "conflict"
 	ClassLocked           = "locked"
 	ClassVersion          = "version"
+	ClassHalted           = "halted"
 	ClassOther            = "other"
 )
 
@@ -59,7 +60,10 @@ func classify(err error) string {
 		return classifySQLState(pgErr.Code)
 	}
 	var ooo *OutOfOrderError
+	var ve *VersionError
 	switch {
+	case errors.As(err, &ve):
+		return ClassVersion
 	case errors.Is(err, errLocked):
 		return ClassLocked
 	case errors.As(err, &ooo):

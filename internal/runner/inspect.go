@@ -10,7 +10,7 @@ import (
 
 // Status reports each target's current version and what is pending.
 func (r *Runner) Status(ctx context.Context, targets []fleet.Target) *report.Report {
-	return r.run(ctx, "status", targets, func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+	return r.run(ctx, "status", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		return r.inspectTarget(ctx, t, r.set.Latest(), false)
 	})
 }
@@ -23,7 +23,7 @@ func (r *Runner) Plan(ctx context.Context, targets []fleet.Target, to int64) *re
 	if to < 0 {
 		to = r.set.Latest()
 	}
-	return r.run(ctx, "plan", targets, func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+	return r.run(ctx, "plan", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		return r.inspectTarget(ctx, t, to, true)
 	})
 }
@@ -33,7 +33,7 @@ func (r *Runner) Plan(ctx context.Context, targets []fleet.Target, to int64) *re
 // the current version.
 func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, planned bool) report.Target {
 	res := report.Target{}
-	sess, err := connect(ctx, t, r.settings, true)
+	sess, err := r.open(ctx, t, true)
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3/database"
@@ -36,20 +37,40 @@ type Settings struct {
 
 // Options configure a Runner.
 type Options struct {
-	Set         *source.Set
-	Settings    Settings
-	Parallelism int          // targets in flight at once; DefaultParallelism when 0
-	Logger      *slog.Logger // progress and diagnostics; discarded when nil
+	Set            *source.Set
+	Settings       Settings
+	Parallelism    int           // targets in flight at once; DefaultParallelism when 0
+	TxMode         TxMode        // TxTarget when empty
+	Retries        int           // extra attempts of a transaction after a lock timeout or deadlock; -1 for none, 0 for the default (2)
+	RetryBackoff   time.Duration // first pause before a retry; 200ms when 0
+	RollbackOnHalt bool          // when a wave halts the rollout, undo what this run applied
+	Logger         *slog.Logger  // progress and diagnostics; discarded when nil
+}
+
+// Wave is a group of targets that starts only when the previous wave ended
+// within its failure budget. A run without waves is one wave.
+type Wave struct {
+	Name        string
+	Targets     []fleet.Target
+	MaxFailures fleet.Budget
+}
+
+// OneWave puts every target in one unnamed wave with the given budget.
+func OneWave(targets []fleet.Target, budget fleet.Budget) []Wave {
+	return []Wave{{Targets: targets, MaxFailures: budget}}
 }
 
 // Runner runs commands over targets. It is safe for concurrent use; each
 // command call schedules its own targets.
 type Runner struct {
-	set      *source.Set
-	settings Settings
-	parallel int
-	log      *slog.Logger
-	store    database.StoreExtender
+	set            *source.Set
+	settings       Settings
+	parallel       int
+	txMode         TxMode
+	retry          retryPolicy
+	rollbackOnHalt bool
+	log            *slog.Logger
+	store          database.StoreExtender
 }
 
 // New checks opts and returns a Runner.
@@ -61,9 +82,23 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{set: opts.Set, settings: opts.Settings, parallel: opts.Parallelism, log: opts.Logger, store: store}
+	r := &Runner{set: opts.Set, settings: opts.Settings, parallel: opts.Parallelism, txMode: opts.TxMode,
+		rollbackOnHalt: opts.RollbackOnHalt, log: opts.Logger, store: store,
+		retry: retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}}
 	if r.parallel <= 0 {
 		r.parallel = DefaultParallelism
+	}
+	if r.txMode == "" {
+		r.txMode = TxTarget
+	}
+	switch {
+	case opts.Retries < 0:
+		r.retry.attempts = 1
+	case opts.Retries > 0:
+		r.retry.attempts = 1 + opts.Retries
+	}
+	if opts.RetryBackoff > 0 {
+		r.retry.backoff = opts.RetryBackoff
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -74,26 +109,89 @@ func New(opts Options) (*Runner, error) {
 // targetFunc does one command's work on one target and returns its outcome.
 type targetFunc func(ctx context.Context, t fleet.Target, log *slog.Logger) report.Target
 
-// run schedules fn over targets, at most r.parallel at once, and assembles
-// the report in fleet order. Each worker writes only its own slot of the
-// result slice. Once ctx is cancelled no new target starts; those never
-// started are reported cancelled.
-func (r *Runner) run(ctx context.Context, command string, targets []fleet.Target, fn targetFunc) *report.Report {
+// run schedules fn over the waves' targets, wave after wave, at most
+// r.parallel targets at once, and assembles the report in wave order. Each
+// worker writes only its own slot of the result slice. Once ctx is cancelled
+// no new target starts (those are reported cancelled); once a wave exceeds
+// its failure budget no new target starts either (skipped), and with
+// rollback-on-halt what the run applied is undone.
+func (r *Runner) run(ctx context.Context, command string, waves []Wave, fn targetFunc) *report.Report {
 	started := time.Now()
-	results := make([]report.Target, len(targets))
+	var all []report.Target
+	var targets []fleet.Target
+	var everyone []fleet.Target
+	for _, w := range waves {
+		everyone = append(everyone, w.Targets...)
+	}
+	slots := r.serverSlots(ctx, everyone)
+	halted := ""
+	for _, w := range waves {
+		if halted != "" || ctx.Err() != nil {
+			for _, t := range w.Targets {
+				status := report.StatusSkipped
+				if halted == "" {
+					status = report.StatusCancelled
+				}
+				res := notStarted(t, status)
+				res.Wave = w.Name
+				if halted != "" {
+					res.Error = &report.Error{Class: ClassHalted, Message: halted}
+				}
+				all = append(all, res)
+				targets = append(targets, t)
+			}
+			continue
+		}
+		results, reason := r.runWave(ctx, w, slots, fn)
+		all = append(all, results...)
+		targets = append(targets, w.Targets...)
+		if reason != "" {
+			halted = reason
+			r.log.Warn("rollout halted", "wave", w.Name, "reason", reason)
+		}
+	}
+	if halted != "" && r.rollbackOnHalt && command == "up" {
+		r.rollBackApplied(ctx, targets, all, halted)
+	}
+	return report.New(command, started, time.Since(started), all)
+}
+
+// runWave runs one wave's targets and says why the rollout must halt, if it
+// must.
+func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan struct{}, fn targetFunc) ([]report.Target, string) {
+	results := make([]report.Target, len(w.Targets))
+	allowed := w.MaxFailures.Allowed(len(w.Targets))
+	var mu sync.Mutex
+	failures := 0
+	over := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return failures > allowed
+	}
 	var g errgroup.Group
 	g.SetLimit(r.parallel)
-	for i, t := range targets {
-		if ctx.Err() != nil {
-			results[i] = notStarted(t, report.StatusCancelled)
+	for i, t := range w.Targets {
+		if ctx.Err() != nil || over() {
+			results[i] = r.notStartedIn(ctx, t, w, over())
 			continue
 		}
 		g.Go(func() error {
-			if ctx.Err() != nil {
-				results[i] = notStarted(t, report.StatusCancelled)
+			if ctx.Err() != nil || over() {
+				results[i] = r.notStartedIn(ctx, t, w, over())
+				return nil
+			}
+			slot := slots[serverKey(t)]
+			select {
+			case slot <- struct{}{}:
+				defer func() { <-slot }()
+			case <-ctx.Done():
+				results[i] = r.notStartedIn(ctx, t, w, false)
 				return nil
 			}
 			log := r.log.With("target", t.Name)
+			if w.Name != "" {
+				log = log.With("wave", w.Name)
+			}
 			tctx, cancel := ctx, context.CancelFunc(func() {})
 			if r.settings.Timeout > 0 {
 				tctx, cancel = context.WithTimeoutCause(ctx, r.settings.Timeout,
@@ -102,15 +200,78 @@ func (r *Runner) run(ctx context.Context, command string, targets []fleet.Target
 			t0 := time.Now()
 			res := fn(tctx, t, log)
 			cancel()
-			res.Name = t.Name
+			res.Name, res.Wave = t.Name, w.Name
 			res.DurationMS = time.Since(t0).Milliseconds()
 			results[i] = res
+			if countsAgainstBudget(res.Status) {
+				mu.Lock()
+				failures++
+				mu.Unlock()
+			}
 			logResult(log, res)
 			return nil
 		})
 	}
 	_ = g.Wait() // workers never return errors: outcomes live in results
-	return report.New(command, started, time.Since(started), results)
+	if over() {
+		name := w.Name
+		if name == "" {
+			name = "the run"
+		}
+		return results, fmt.Sprintf("rollout halted: %d target(s) of %s failed, more than its max_failures of %s (%d of %d targets)",
+			failures, name, w.MaxFailures, allowed, len(w.Targets))
+	}
+	return results, ""
+}
+
+func (r *Runner) notStartedIn(ctx context.Context, t fleet.Target, w Wave, halted bool) report.Target {
+	res := notStarted(t, report.StatusCancelled)
+	if halted && ctx.Err() == nil {
+		res.Status = report.StatusSkipped
+		res.Error = &report.Error{Class: ClassHalted, Message: "not started: the wave exceeded its max_failures"}
+	}
+	res.Wave = w.Name
+	return res
+}
+
+// countsAgainstBudget: outcomes that spend a wave's failure budget.
+func countsAgainstBudget(s report.Status) bool {
+	return s == report.StatusRolledBack || s == report.StatusFailed || s == report.StatusLocked
+}
+
+// rollBackApplied undoes, on every target this run applied, what it applied,
+// bringing each back to its from_version.
+func (r *Runner) rollBackApplied(ctx context.Context, targets []fleet.Target, results []report.Target, reason string) {
+	var g errgroup.Group
+	g.SetLimit(r.parallel)
+	for i := range results {
+		if results[i].Status != report.StatusApplied {
+			continue
+		}
+		t, res := targets[i], &results[i]
+		g.Go(func() error {
+			log := r.log.With("target", t.Name)
+			from := res.FromVersion
+			undo := r.migrateTarget(ctx, t, log, func(st state) ([]step, error) { return r.stepsDown(st, from) })
+			res.Reverted = undo.Applied
+			res.ToVersion = undo.ToVersion
+			switch undo.Status {
+			case report.StatusApplied, report.StatusUpToDate:
+				res.Status = report.StatusRolledBack
+				res.Error = &report.Error{Class: ClassHalted, Message: "rolled back by --rollback-on-halt: " + reason}
+			default:
+				res.Status = report.StatusFailed
+				res.Error = undo.Error
+				if res.Error == nil {
+					res.Error = &report.Error{Class: ClassOther, Message: "--rollback-on-halt could not roll this target back"}
+				}
+				res.Error.Remedy = joinRemedy(res.Error.Remedy, fmt.Sprintf("run `orchestrator down --to %d` for this target", from))
+			}
+			logResult(log, *res)
+			return nil
+		})
+	}
+	_ = g.Wait()
 }
 
 func notStarted(t fleet.Target, s report.Status) report.Target {

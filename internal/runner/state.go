@@ -36,6 +36,8 @@ VALUES ($1, $2, $3, $4)
 ON CONFLICT (version_id) DO UPDATE SET name = EXCLUDED.name, up_sha256 = EXCLUDED.up_sha256,
 	down_sha256 = EXCLUDED.down_sha256, applied_at = now(), applied_by = EXCLUDED.applied_by`
 
+const deleteChecksum = `DELETE FROM ` + ChecksumTable + ` WHERE version_id = $1`
+
 // lockKey is the advisory lock key taken per target. It is goose's own
 // default key, so a goose run and ours on the same database exclude each
 // other too.

@@ -2,40 +2,83 @@ package runner
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
-
-	"github.com/pressly/goose/v3/database"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
-	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
 // Up brings every target to version to (the set's latest when to < 0).
-func (r *Runner) Up(ctx context.Context, targets []fleet.Target, to int64) *report.Report {
+func (r *Runner) Up(ctx context.Context, waves []Wave, to int64) *report.Report {
 	if to < 0 {
 		to = r.set.Latest()
 	}
-	return r.run(ctx, "up", targets, func(ctx context.Context, t fleet.Target, log *slog.Logger) report.Target {
-		return r.upTarget(ctx, t, to, log)
+	return r.run(ctx, "up", waves, func(ctx context.Context, t fleet.Target, log *slog.Logger) report.Target {
+		return r.migrateTarget(ctx, t, log, func(st state) ([]step, error) {
+			pending, err := pendingUp(r.set, st, to)
+			steps := make([]step, len(pending))
+			for i, m := range pending {
+				steps[i] = step{m: m}
+			}
+			return steps, err
+		})
 	})
 }
 
-// upTarget migrates one target. All pending migrations and their version
-// rows run in one transaction: PostgreSQL's DDL is transactional, so a
-// failure anywhere leaves the target exactly as it was.
-func (r *Runner) upTarget(ctx context.Context, t fleet.Target, to int64, log *slog.Logger) report.Target {
+// Down brings every target back to version to with the down sections.
+func (r *Runner) Down(ctx context.Context, waves []Wave, to int64) *report.Report {
+	return r.run(ctx, "down", waves, func(ctx context.Context, t fleet.Target, log *slog.Logger) report.Target {
+		return r.migrateTarget(ctx, t, log, func(st state) ([]step, error) { return r.stepsDown(st, to) })
+	})
+}
+
+// stepsDown lists, newest first, the applied migrations above version to.
+func (r *Runner) stepsDown(st state, to int64) ([]step, error) {
+	var steps []step
+	var unknown []string
+	for v := range st.applied {
+		if v <= to {
+			continue
+		}
+		m, ok := r.set.Find(v)
+		if !ok {
+			unknown = append(unknown, fmt.Sprint(v))
+			continue
+		}
+		if !m.HasDown {
+			return nil, &VersionError{Msg: fmt.Sprintf("migration %s has no down section: it cannot be rolled back", m.Name)}
+		}
+		steps = append(steps, step{m: m, down: true})
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return nil, &VersionError{Msg: fmt.Sprintf("version(s) %s are applied but not in the migration set: their down sections are unknown", strings.Join(unknown, ", "))}
+	}
+	slices.SortFunc(steps, func(a, b step) int { return int(b.m.Version - a.m.Version) })
+	return steps, nil
+}
+
+// VersionError is a target whose versions do not allow the requested move.
+type VersionError struct{ Msg string }
+
+func (e *VersionError) Error() string { return e.Msg }
+
+// migrateTarget locks one target, plans its steps from its version table and
+// runs them. A failure after something was committed is compensated: what
+// this run did is undone, newest first, so the target returns to where it
+// started; what cannot be undone is reported `failed` with a remedy.
+func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Logger, plan func(state) ([]step, error)) report.Target {
 	res := report.Target{}
-	sess, err := connect(ctx, t, r.settings, false)
+	sess, err := r.open(ctx, t, false)
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
 	defer sess.close()
-
 	if err := acquireLock(ctx, sess.conn, r.settings.LockWait); err != nil {
 		status := report.StatusFailed
 		if errors.Is(err, errLocked) {
@@ -50,43 +93,184 @@ func (r *Runner) upTarget(ctx context.Context, t fleet.Target, to int64, log *sl
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
 	res.FromVersion, res.ToVersion = st.current, st.current
-	pending, err := pendingUp(r.set, st, to)
+	steps, err := plan(st)
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
-	if len(pending) == 0 {
+	if len(steps) == 0 {
 		res.Status = report.StatusUpToDate
 		return res
 	}
-	log.Debug("applying", "pending", len(pending), "from", st.current)
+	log.Debug("running", "steps", len(steps), "from", st.current)
 
-	applied, err := r.applyAtomic(ctx, sess.conn, st, pending)
-	// Whatever happened, the version is read back from the database.
-	now, rerr := r.readBack(ctx, t, sess)
-	if err != nil {
-		if rerr != nil {
-			// The transaction's fate is unknown to us: say so rather than
-			// claim a rollback we could not confirm.
+	ex := &executor{conn: sess.conn, store: r.store, mode: r.txMode, policy: r.retry}
+	out := ex.run(ctx, steps)
+	if out.attempts > 1 {
+		res.Attempts = out.attempts
+	}
+	if out.err == nil {
+		res.Applied = out.done
+		res.Status = report.StatusApplied
+		v, err := r.readBack(ctx, t, sess)
+		if err != nil {
 			res.Status = report.StatusFailed
-			res.Error = toReportError(t, fmt.Errorf("%w (and the version could not be read back: %v)", err, rerr))
+			res.Error = toReportError(t, fmt.Errorf("migrations committed, but the version could not be read back: %w", err))
 			return res
 		}
-		res.ToVersion = now
-		status := report.StatusRolledBack
-		if interrupted(ctx) {
-			status = report.StatusCancelled
-		}
-		return r.failure(ctx, t, res, status, err)
-	}
-	if rerr != nil {
-		res.Status = report.StatusFailed
-		res.Error = toReportError(t, fmt.Errorf("migrations committed, but the version could not be read back: %w", rerr))
+		res.ToVersion = v
 		return res
 	}
-	res.Status = report.StatusApplied
-	res.Applied = applied
-	res.ToVersion = now
+
+	status := report.StatusRolledBack
+	var remedy string
+	if len(out.steps) > 0 || out.partial != nil {
+		reverted, rem := r.compensate(ctx, t, sess, ex, out)
+		res.Reverted, remedy = reverted, rem
+		if remedy != "" {
+			status = report.StatusFailed
+		}
+	}
+	if v, err := r.readBack(ctx, t, sess); err != nil {
+		// The transaction's fate is unknown to us: say so rather than claim
+		// a rollback we could not confirm.
+		status = report.StatusFailed
+		remedy = joinRemedy(remedy, "the target's version could not be read back after the failure: check goose_db_version on it before running again")
+	} else {
+		res.ToVersion = v
+		if v != res.FromVersion && remedy == "" {
+			status = report.StatusFailed
+			remedy = fmt.Sprintf("the target is at version %d, not back at %d: check goose_db_version and the schema", v, res.FromVersion)
+		}
+	}
+	if status == report.StatusRolledBack && interrupted(ctx) {
+		status = report.StatusCancelled
+	}
+	res = r.failure(ctx, t, res, status, out.err)
+	if res.Status == report.StatusCancelled && status == report.StatusFailed {
+		res.Status = report.StatusFailed // a person is needed: that outranks the interruption
+	}
+	res.Error.Remedy = remedy
+	res.Error.BlockedBy = t.Scrub(out.blocked)
 	return res
+}
+
+// compensate undoes, newest first, what this run committed on the target,
+// including the half-done NO TRANSACTION step, on a context detached from
+// cancellation: an interrupted run must still leave the target whole. It
+// returns what was undone and, when something could not be, the remedy.
+func (r *Runner) compensate(ctx context.Context, t fleet.Target, sess *session, ex *executor, out outcome) ([]report.Migration, string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.compensationBudget())
+	defer cancel()
+	conn, err := r.usable(cctx, t, sess)
+	if err != nil {
+		return nil, fmt.Sprintf("could not reconnect to undo %s: %v; undo them with `orchestrator down --to <from_version>` once the target is reachable",
+			describeSteps(out.steps), t.Scrub(err.Error()))
+	}
+	ex.conn = conn.conn
+	if conn != sess {
+		defer conn.close()
+	}
+	var reverted []report.Migration
+	if p := out.partial; p != nil {
+		undo := ex.run(cctx, []step{p.step.inverse()})
+		if undo.err != nil {
+			return reverted, fmt.Sprintf("migration %s (NO TRANSACTION) stopped after %d of %d statements and its %s section failed too (%s): "+
+				"remove what its statements left (an INVALID index, say: see pg_index.indisvalid), then run `orchestrator down --to %d` for this target",
+				p.step.m.Name, p.ran, p.total, direction(!p.step.down), t.Scrub(undo.err.Error()), versionBefore(out.steps, p.step))
+		}
+	}
+	inverse := make([]step, 0, len(out.steps))
+	for i := len(out.steps) - 1; i >= 0; i-- {
+		inverse = append(inverse, out.steps[i].inverse())
+	}
+	undo := ex.run(cctx, inverse)
+	reverted = append(reverted, undo.done...)
+	if undo.err != nil {
+		left := inverse[len(undo.steps):]
+		return reverted, fmt.Sprintf("undoing this run failed at %s (%s); still %s: fix the cause, then run `orchestrator %s` for this target, "+
+			"or repair by hand and correct goose_db_version", left[0].m.Name, t.Scrub(undo.err.Error()), describeUndone(left), undoCommand(left))
+	}
+	return reverted, ""
+}
+
+// usable returns sess if its connection still answers, else a fresh locked
+// session.
+func (r *Runner) usable(ctx context.Context, t fleet.Target, sess *session) (*session, error) {
+	if err := sess.conn.PingContext(ctx); err == nil {
+		return sess, nil
+	}
+	fresh, err := r.open(ctx, t, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := acquireLock(ctx, fresh.conn, r.settings.LockWait); err != nil {
+		fresh.close()
+		return nil, err
+	}
+	return fresh, nil
+}
+
+func (r *Runner) compensationBudget() time.Duration {
+	return max(2*time.Minute, r.settings.StatementTimeout)
+}
+
+func direction(down bool) string {
+	if down {
+		return "down"
+	}
+	return "up"
+}
+
+func describeSteps(steps []step) string {
+	names := make([]string, len(steps))
+	for i, s := range steps {
+		names[i] = s.m.Name + " (" + direction(s.down) + ")"
+	}
+	return strings.Join(names, ", ")
+}
+
+// describeUndone says which migrations remain applied (or reverted) because
+// their undo did not run.
+func describeUndone(left []step) string {
+	var applied, reverted []string
+	for _, s := range left {
+		if s.down {
+			applied = append(applied, s.m.Name)
+		} else {
+			reverted = append(reverted, s.m.Name)
+		}
+	}
+	var parts []string
+	if len(applied) > 0 {
+		parts = append(parts, "applied: "+strings.Join(applied, ", "))
+	}
+	if len(reverted) > 0 {
+		parts = append(parts, "reverted: "+strings.Join(reverted, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// undoCommand is the command that finishes an interrupted undo.
+func undoCommand(left []step) string {
+	if left[0].down {
+		return fmt.Sprintf("down --to %d", left[len(left)-1].m.Version-1)
+	}
+	return fmt.Sprintf("up --to %d", left[len(left)-1].m.Version)
+}
+
+// versionBefore is the version a target had before step s of a run.
+func versionBefore(done []step, s step) int64 {
+	if len(done) > 0 {
+		return done[0].m.Version - 1
+	}
+	return s.m.Version - 1
+}
+
+func joinRemedy(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // failure records err on res with status s.
@@ -99,65 +283,6 @@ func (r *Runner) failure(ctx context.Context, t fleet.Target, res report.Target,
 	return res
 }
 
-// applyAtomic runs pending in one transaction with their version and
-// checksum rows. goose runs each migration in a transaction of its own; one
-// transaction for the whole batch is what makes a target all-or-nothing, so
-// this loop is ours, while the version rows go through goose's store.
-func (r *Runner) applyAtomic(ctx context.Context, conn *sql.Conn, st state, pending []*source.Migration) ([]report.Migration, error) {
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin transaction: %w", err)
-	}
-	defer tx.Rollback() // a no-op after Commit
-	if err := ensureTables(ctx, r.store, tx, st); err != nil {
-		return nil, err
-	}
-	applied := make([]report.Migration, 0, len(pending))
-	for _, m := range pending {
-		t0 := time.Now()
-		if _, err := tx.ExecContext(ctx, m.Up); err != nil {
-			return nil, &MigrationError{Migration: m, Err: err}
-		}
-		if err := recordApplied(ctx, r.store, tx, m); err != nil {
-			return nil, &MigrationError{Migration: m, Err: err}
-		}
-		ms := time.Since(t0).Milliseconds()
-		applied = append(applied, report.Migration{Version: m.Version, Name: m.Name, DurationMS: &ms})
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
-	}
-	return applied, nil
-}
-
-// ensureTables creates goose's version table (with its version-0 row, as
-// goose does) when the target has none, and the checksum table.
-func ensureTables(ctx context.Context, store database.StoreExtender, tx database.DBTxConn, st state) error {
-	if !st.initialized {
-		if err := store.CreateVersionTable(ctx, tx); err != nil {
-			return err
-		}
-		if err := store.Insert(ctx, tx, database.InsertRequest{Version: 0}); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.ExecContext(ctx, createChecksumTable); err != nil {
-		return fmt.Errorf("create %s: %w", ChecksumTable, err)
-	}
-	return nil
-}
-
-// recordApplied writes m's version row (goose's store) and its checksums.
-func recordApplied(ctx context.Context, store database.StoreExtender, tx database.DBTxConn, m *source.Migration) error {
-	if err := store.Insert(ctx, tx, database.InsertRequest{Version: m.Version}); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, upsertChecksum, m.Version, m.Name, m.UpSHA256, m.DownSHA256); err != nil {
-		return fmt.Errorf("record checksum of version %d: %w", m.Version, err)
-	}
-	return nil
-}
-
 // readBack re-reads a target's version after work on it ended, on a context
 // detached from cancellation. When the session is no longer usable (the
 // connection was lost or the statement cancelled) it reads on a fresh one.
@@ -168,7 +293,7 @@ func (r *Runner) readBack(ctx context.Context, t fleet.Target, sess *session) (i
 	if err == nil {
 		return v, nil
 	}
-	fresh, cerr := connect(ctx, t, r.settings, true)
+	fresh, cerr := r.open(ctx, t, true)
 	if cerr != nil {
 		return 0, errors.Join(err, cerr)
 	}

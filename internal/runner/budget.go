@@ -1,0 +1,102 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+)
+
+// tooManyConnectionsWait bounds how long a target keeps retrying a server
+// that answers 53300 (too many connections) before it is reported failed.
+const tooManyConnectionsWait = 30 * time.Second
+
+// open connects to t, retrying with backoff while the server has no free
+// connection slot (SQLSTATE 53300): another client's burst should delay a
+// target, not fail it.
+func (r *Runner) open(ctx context.Context, t fleet.Target, readOnly bool) (*session, error) {
+	deadline := time.Now().Add(tooManyConnectionsWait)
+	pause := 100 * time.Millisecond
+	for {
+		s, err := connect(ctx, t, r.settings, readOnly)
+		if err == nil || !tooManyConnections(err) || time.Now().Add(pause).After(deadline) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause/2 + rand.N(pause)):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+func tooManyConnections(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "53300" || pgErr.Code == "53400")
+}
+
+// serverKey names the server a target lives on (its first host and port);
+// "" when the DSN cannot say.
+func serverKey(t fleet.Target) string {
+	cfg, err := pgx.ParseConfig(t.DSN)
+	if err != nil {
+		return ""
+	}
+	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+}
+
+// serverSlots caps, per server, how many targets run at once by what the
+// server can still accept: max_connections minus the connections in use and
+// those reserved for superusers. Parallelism above that would only queue
+// on 53300 errors. One short connection per server, through its first
+// target; a server that cannot be asked keeps the run's parallelism.
+func (r *Runner) serverSlots(ctx context.Context, targets []fleet.Target) map[string]chan struct{} {
+	first := map[string]fleet.Target{}
+	count := map[string]int{}
+	for _, t := range targets {
+		k := serverKey(t)
+		if _, ok := first[k]; !ok {
+			first[k] = t
+		}
+		count[k]++
+	}
+	slots := map[string]chan struct{}{}
+	for k, t := range first {
+		limit := min(r.parallel, count[k])
+		if count[k] > 1 {
+			if free, err := r.freeConnections(ctx, t); err == nil && free < limit {
+				r.log.Warn("lowering parallelism for a server short of connections",
+					"server", k, "free_connections", free, "parallelism", max(1, free))
+				limit = max(1, free)
+			}
+		}
+		slots[k] = make(chan struct{}, limit)
+	}
+	return slots
+}
+
+// freeConnections asks a server how many more client connections it takes.
+func (r *Runner) freeConnections(ctx context.Context, t fleet.Target) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := connect(ctx, t, r.settings, true)
+	if err != nil {
+		return 0, err
+	}
+	defer s.close()
+	var free int
+	err = s.conn.QueryRowContext(ctx, `SELECT current_setting('max_connections')::int
+	- current_setting('superuser_reserved_connections')::int
+	- coalesce(current_setting('reserved_connections', true)::int, 0)
+	- (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int`).Scan(&free)
+	// This session is counted as in use but ends before the run starts.
+	return free + 1, err
+}

@@ -1,0 +1,334 @@
+package runner
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pressly/goose/v3/database"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
+	"github.com/orchestrator-dev/orchestrator/internal/source"
+)
+
+// TxMode says how migrations are grouped into transactions.
+type TxMode string
+
+// Transaction modes.
+const (
+	// TxTarget runs all of a target's pending migrations in one
+	// transaction, split only around migrations marked NO TRANSACTION.
+	TxTarget TxMode = "target"
+	// TxMigration runs each migration in a transaction of its own, as goose
+	// does; a failure still undoes what the run applied.
+	TxMigration TxMode = "migration"
+)
+
+// ParseTxMode checks a --tx-mode value.
+func ParseTxMode(s string) (TxMode, error) {
+	switch TxMode(s) {
+	case TxTarget, TxMigration:
+		return TxMode(s), nil
+	}
+	return "", fmt.Errorf("unknown transaction mode %q (use target or migration)", s)
+}
+
+// step is one migration run in one direction.
+type step struct {
+	m    *source.Migration
+	down bool
+}
+
+func (s step) sql() string {
+	if s.down {
+		return s.m.Down
+	}
+	return s.m.Up
+}
+
+func (s step) noTx() bool {
+	if s.down {
+		return s.m.DownNoTx
+	}
+	return s.m.NoTx
+}
+
+func (s step) inverse() step { return step{m: s.m, down: !s.down} }
+
+func (s step) statements() ([]source.Statement, error) {
+	if s.down {
+		return s.m.DownStatements()
+	}
+	return s.m.UpStatements()
+}
+
+func (s step) report(d time.Duration) report.Migration {
+	ms := d.Milliseconds()
+	return report.Migration{Version: s.m.Version, Name: s.m.Name, DurationMS: &ms}
+}
+
+// batches groups steps into transactions: in TxTarget mode consecutive
+// transactional steps share one; a NO TRANSACTION step always stands alone.
+func batches(steps []step, mode TxMode) [][]step {
+	var out [][]step
+	for _, s := range steps {
+		n := len(out)
+		if mode == TxTarget && !s.noTx() && n > 0 && !out[n-1][0].noTx() {
+			out[n-1] = append(out[n-1], s)
+			continue
+		}
+		out = append(out, []step{s})
+	}
+	return out
+}
+
+// outcome is what executing a list of steps did.
+type outcome struct {
+	done     []report.Migration // steps committed, in order
+	steps    []step             // the same, as steps (for compensation)
+	attempts int                // most attempts any one transaction needed
+	partial  *partialStep       // a NO TRANSACTION step that failed after running statements
+	blocked  string             // who held the locks a retried transaction waited for
+	err      error
+}
+
+// partialStep is a NO TRANSACTION step that stopped halfway.
+type partialStep struct {
+	step  step
+	ran   int // statements that completed
+	total int
+}
+
+// retryPolicy bounds retries of a transaction that hit a lock timeout or a
+// deadlock.
+type retryPolicy struct {
+	attempts int           // in all, at least 1
+	backoff  time.Duration // first pause; doubles, with jitter
+}
+
+// executor runs steps on one session of one target.
+type executor struct {
+	conn   *sql.Conn
+	store  database.StoreExtender
+	ready  bool // version and checksum tables exist
+	mode   TxMode
+	policy retryPolicy
+}
+
+// run executes steps in order, batch by batch, and stops at the first
+// failure. Committed batches stay committed; undoing them is the caller's
+// decision (compensate).
+func (e *executor) run(ctx context.Context, steps []step) outcome {
+	var out outcome
+	for _, batch := range batches(steps, e.mode) {
+		if batch[0].noTx() {
+			d, p, err := e.runNoTx(ctx, batch[0])
+			if err != nil {
+				out.partial, out.err = p, err
+				return out
+			}
+			out.done = append(out.done, batch[0].report(d))
+			out.steps = append(out.steps, batch[0])
+			continue
+		}
+		done, attempts, blocked, err := e.runTxRetrying(ctx, batch)
+		out.attempts = max(out.attempts, attempts)
+		if blocked != "" {
+			out.blocked = blocked
+		}
+		if err != nil {
+			out.err = err
+			return out
+		}
+		out.done = append(out.done, done...)
+		out.steps = append(out.steps, batch...)
+	}
+	return out
+}
+
+// runTxRetrying runs one transaction, again after a lock timeout or a
+// deadlock, with exponential backoff and jitter: a DDL lock is often held
+// only for a moment by live traffic.
+func (e *executor) runTxRetrying(ctx context.Context, batch []step) ([]report.Migration, int, string, error) {
+	pause := e.policy.backoff
+	var blocked string
+	for attempt := 1; ; attempt++ {
+		done, err := e.runTx(ctx, batch)
+		if err == nil || !retryable(err) || attempt >= e.policy.attempts || ctx.Err() != nil {
+			return done, attempt, blocked, err
+		}
+		if b := lockHolders(ctx, e.conn); b != "" {
+			blocked = b
+		}
+		jittered := pause/2 + rand.N(pause)
+		select {
+		case <-ctx.Done():
+			return nil, attempt, blocked, err
+		case <-time.After(jittered):
+		}
+		pause *= 2
+	}
+}
+
+// runTx runs a batch in one transaction with its version rows.
+func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration, error) {
+	tx, err := e.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin transaction: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if !e.ready {
+		if err := ensureTables(ctx, e.store, tx); err != nil {
+			return nil, err
+		}
+	}
+	done := make([]report.Migration, 0, len(batch))
+	for _, s := range batch {
+		t0 := time.Now()
+		if _, err := tx.ExecContext(ctx, s.sql()); err != nil {
+			return nil, &MigrationError{Migration: s.m, Down: s.down, Err: err}
+		}
+		if err := record(ctx, e.store, tx, s); err != nil {
+			return nil, &MigrationError{Migration: s.m, Down: s.down, Err: err}
+		}
+		done = append(done, s.report(time.Since(t0)))
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	e.ready = true
+	return done, nil
+}
+
+// runNoTx runs a NO TRANSACTION step statement by statement (CREATE INDEX
+// CONCURRENTLY refuses a transaction block, and so does a multi-statement
+// query), then records its version in a transaction of its own.
+func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partialStep, error) {
+	t0 := time.Now()
+	stmts, err := s.statements()
+	if err != nil {
+		return 0, nil, &MigrationError{Migration: s.m, Down: s.down, Err: err}
+	}
+	if !e.ready {
+		if err := e.inTx(ctx, func(tx *sql.Tx) error { return ensureTables(ctx, e.store, tx) }); err != nil {
+			return 0, nil, err
+		}
+		e.ready = true
+	}
+	for i, st := range stmts {
+		if _, err := e.conn.ExecContext(ctx, st.SQL); err != nil {
+			var p *partialStep
+			// A failed CREATE INDEX CONCURRENTLY leaves an INVALID index
+			// behind even as the first statement; only a statement the
+			// server rejected before running it leaves nothing.
+			if i > 0 || !rejectedBeforeRunning(err) {
+				p = &partialStep{step: s, ran: i, total: len(stmts)}
+			}
+			return 0, p, &MigrationError{Migration: s.m, Down: s.down, Err: fmt.Errorf("statement %d of %d (line %d): %w", i+1, len(stmts), st.Line, err)}
+		}
+	}
+	if err := e.inTx(ctx, func(tx *sql.Tx) error { return record(ctx, e.store, tx, s) }); err != nil {
+		return 0, &partialStep{step: s, ran: len(stmts), total: len(stmts)}, &MigrationError{Migration: s.m, Down: s.down, Err: err}
+	}
+	return time.Since(t0), nil, nil
+}
+
+func (e *executor) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := e.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// rejectedBeforeRunning reports errors raised before a statement could
+// change anything: syntax and name resolution.
+func rejectedBeforeRunning(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code[:2] {
+	case "42":
+		return true
+	}
+	return false
+}
+
+// retryable reports a lock timeout or a deadlock: worth another attempt of
+// the whole transaction.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "40P01")
+}
+
+// lockHolders names the other sessions holding locks on relations of the
+// target's schema, from the session's own view after its transaction rolled
+// back. It is best effort: an error yields "".
+func lockHolders(ctx context.Context, conn *sql.Conn) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	var s sql.NullString
+	err := conn.QueryRowContext(ctx, `SELECT string_agg(DISTINCT format('pid %s (%s): %s', a.pid,
+		coalesce(nullif(a.application_name, ''), 'no application_name'), left(regexp_replace(a.query, '\s+', ' ', 'g'), 200)), '; ')
+FROM pg_locks l
+JOIN pg_class c ON c.oid = l.relation
+JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.granted AND l.pid <> pg_backend_pid()
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND c.relnamespace = ANY (current_schemas(false)::regnamespace[])`).Scan(&s)
+	if err != nil {
+		return ""
+	}
+	return s.String
+}
+
+// ensureTables creates goose's version table (with its version-0 row, as
+// goose does) when the target has none, and the checksum table.
+func ensureTables(ctx context.Context, store database.StoreExtender, tx database.DBTxConn) error {
+	exists, err := store.TableExists(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		if err := store.CreateVersionTable(ctx, tx); err != nil {
+			return err
+		}
+		if err := store.Insert(ctx, tx, database.InsertRequest{Version: 0}); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, createChecksumTable); err != nil {
+		return fmt.Errorf("create %s: %w", ChecksumTable, err)
+	}
+	return nil
+}
+
+// record writes what a step did to the version table (goose's store) and the
+// checksum record.
+func record(ctx context.Context, store database.StoreExtender, tx database.DBTxConn, s step) error {
+	if s.down {
+		if err := store.Delete(ctx, tx, s.m.Version); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, deleteChecksum, s.m.Version); err != nil {
+			return fmt.Errorf("delete checksum of version %d: %w", s.m.Version, err)
+		}
+		return nil
+	}
+	if err := store.Insert(ctx, tx, database.InsertRequest{Version: s.m.Version}); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, upsertChecksum, s.m.Version, s.m.Name, s.m.UpSHA256, s.m.DownSHA256); err != nil {
+		return fmt.Errorf("record checksum of version %d: %w", s.m.Version, err)
+	}
+	return nil
+}
