@@ -69,10 +69,14 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 			{
 				Name:        "plan",
 				Usage:       "list the migrations up would apply on each target (read-only: creates nothing)",
-				UsageText:   "orchestrator plan --fleet fleet.yaml [--to V]",
-				Description: "Example:\n   orchestrator plan --fleet fleet.yaml --format json > plan.json",
-				Flags:       append(append([]cli.Flag{}, common...), toFlag("version to plan for (default: the latest in the set)")),
-				Action:      func(c *cli.Context) error { return runPlan(c.Context, bindRun(c, stdout, stderr, lookup)) },
+				UsageText:   "orchestrator plan --fleet fleet.yaml [--to V] [--sql] [--verify]",
+				Description: "Example:\n   orchestrator plan --fleet fleet.yaml --format json > plan.json\n   orchestrator plan --fleet fleet.yaml --verify   # rehearse on every tenant, then roll back",
+				Flags: append(append([]cli.Flag{}, common...), toFlag("version to plan for (default: the latest in the set)"),
+					&cli.BoolFlag{Name: "sql", Usage: "include the statements each target would run, in order"},
+					&cli.BoolFlag{Name: "verify", Usage: "rehearse: run the pending migrations in a transaction that is always rolled back"}),
+				Action: func(c *cli.Context) error {
+					return runPlan(c.Context, bindRun(c, stdout, stderr, lookup), c.Bool("sql"), c.Bool("verify"))
+				},
 			},
 			{
 				Name:      "demo",

@@ -56,12 +56,12 @@ func runStatus(ctx context.Context, o runOptions) error {
 	return finish(ctx, o, p.format, p.runner.Status(ctx, p.fleet.Targets))
 }
 
-func runPlan(ctx context.Context, o runOptions) error {
+func runPlan(ctx context.Context, o runOptions, withSQL, verify bool) error {
 	p, err := prepare(o)
 	if err != nil {
 		return err
 	}
-	return finish(ctx, o, p.format, p.runner.Plan(ctx, p.fleet.Targets, p.to))
+	return finish(ctx, o, p.format, p.runner.Plan(ctx, p.fleet.Targets, runner.PlanOptions{To: p.to, SQL: withSQL, Verify: verify}))
 }
 
 func runTargets(_ context.Context, o runOptions) error {

@@ -100,7 +100,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	say(o.Out, "2/4", "orchestrator plan --fleet %s\nRead-only: what up would apply on each tenant. Nothing is created, not even the version table.", path)
-	if err := show(o.Out, r.Plan(ctx, fl.Targets, -1)); err != nil {
+	if err := show(o.Out, r.Plan(ctx, fl.Targets, runner.PlanOptions{To: -1})); err != nil {
 		return err
 	}
 	say(o.Out, "3/4", "orchestrator up --fleet %s\nEach tenant gets all pending migrations in ONE transaction with its version rows:\na failure leaves that tenant exactly as it was, and the others carry on.", path)

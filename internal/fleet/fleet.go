@@ -41,6 +41,7 @@ type Fleet struct {
 	Path     string   // file it came from ("" for --dsn)
 	Defaults Defaults // BuiltinDefaults overlaid with the file's defaults
 	Targets  []Target // in file order; at least one
+	Waves    []Wave   // in file order; nil when the file has none (see AssignWaves)
 }
 
 // Parse reads a fleet file from r and validates all of it. path names the

@@ -9,7 +9,7 @@ import (
 
 // The keys each mapping of a fleet file may hold, in the order they are
 // listed in messages. Functions, not variables: no package state to mutate.
-func topKeys() []string { return []string{"defaults", "targets"} }
+func topKeys() []string { return []string{"defaults", "targets", "waves"} }
 
 func defaultKeys() []string {
 	return []string{"parallelism", "lock_timeout", "statement_timeout", "connect_timeout",
@@ -58,6 +58,9 @@ func (w *walker) file(data []byte) *Fleet {
 		f.Targets = w.targets(t)
 	} else {
 		w.probs.add(0, noTargets)
+	}
+	if wv, ok := fields["waves"]; ok {
+		f.Waves = w.waves(wv)
 	}
 	return f
 }

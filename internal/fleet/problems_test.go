@@ -49,13 +49,13 @@ targets:
 			src: `targets:
   - name: acme
     dsn: postgres://db1/acme
-waves:
+wave:
   - name: canary
 discover: []
 targetz: []
 `,
-			want: `fleet.yaml:4: unknown key "waves" at top level (known keys: defaults, targets)
-fleet.yaml:6: unknown key "discover" at top level (known keys: defaults, targets)
+			want: `fleet.yaml:4: unknown key "wave" at top level (did you mean "waves"?)
+fleet.yaml:6: unknown key "discover" at top level (known keys: defaults, targets, waves)
 fleet.yaml:7: unknown key "targetz" at top level (did you mean "targets"?)`,
 		},
 		{
@@ -438,9 +438,233 @@ targets:
   - <<: *base
     name: acme
 `,
-			want: `fleet.yaml:1: unknown key "base" at top level (known keys: defaults, targets)
+			want: `fleet.yaml:1: unknown key "base" at top level (known keys: defaults, targets, waves)
 fleet.yaml:4: merge keys ("<<") are not supported in targets[0]; write the keys out
 fleet.yaml:4: target "acme" has no dsn`,
+		},
+		{
+			name: "waves not a list",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  canary: {max_failures: 0}
+`,
+			want: `fleet.yaml:5: waves must be a list (each entry "- name: ..." with an optional select and max_failures), got a mapping`,
+		},
+		{
+			name: "wave entry not a mapping",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  - canary
+  - [everyone]
+`,
+			want: `fleet.yaml:5: waves[0] must be a mapping with a name (and optionally select and max_failures), got a string
+fleet.yaml:6: waves[1] must be a mapping with a name (and optionally select and max_failures), got a list`,
+		},
+		{
+			name: "wave name problems",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  - select: {tier: canary}
+  - name: ""
+    select: {tier: eu}
+  - name: [main]
+    select: {tier: main}
+  - name: ${WAVE}
+    select: {tier: us}
+`,
+			want: `fleet.yaml:5: waves[0] has no name
+fleet.yaml:6: waves[1].name is empty
+fleet.yaml:8: waves[2].name must be a string, got a list
+fleet.yaml:10: undefined variable ${WAVE} in waves[3].name`,
+		},
+		{
+			name: "same wave name twice",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  - name: canary
+    select: {tier: canary}
+  - name: canary
+    select: {region: eu}
+  - name: everyone
+`,
+			want: `fleet.yaml:7: wave "canary" is defined twice (first at line 5)`,
+		},
+		{
+			name: "unknown keys in a wave",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  - name: canary
+    selct: {tier: canary}
+    max_failure: 0
+  - name: eu
+    labels: {region: eu}
+    budget: 1
+  - name: everyone
+    retries: 3
+`,
+			want: `fleet.yaml:6: unknown key "selct" in waves[0] (did you mean "select"?)
+fleet.yaml:7: unknown key "max_failure" in waves[0] (did you mean "max_failures"?)
+fleet.yaml:9: unknown key "labels" in waves[1] (did you mean "select"?)
+fleet.yaml:10: unknown key "budget" in waves[1] (did you mean "max_failures"?)
+fleet.yaml:12: unknown key "retries" in waves[2] (known keys: name, select, max_failures)`,
+		},
+		{
+			name: "wave select not a mapping of scalars",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  - name: canary
+    select: [tier, canary]
+  - name: eu
+    select: tier=eu
+  - name: us
+    select:
+      region: [us]
+      tier:
+      a=b: c
+      "": d
+      region: us-east
+`,
+			want: `fleet.yaml:6: waves[0].select must be a mapping of key: value, got a list
+fleet.yaml:8: waves[1].select must be a mapping of key: value, got a string
+fleet.yaml:11: waves[2].select.region must be a string, got a list
+fleet.yaml:12: waves[2].select.tier has no value (write "" for an empty one)
+fleet.yaml:13: waves[2].select: label key "a=b" contains "=", which no target label can
+fleet.yaml:14: waves[2].select: label key "" is empty
+fleet.yaml:15: waves[2].select: label "region" is defined twice (first at line 11)`,
+		},
+		{
+			name: "empty wave select",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  - name: canary
+    select: {}
+  - name: everyone
+    select:
+`,
+			want: `fleet.yaml:6: wave "canary": select is empty (give the label: value pairs a target must all have, or leave select out so the wave takes every remaining target)
+fleet.yaml:8: wave "everyone": select is empty (give the label: value pairs a target must all have, or leave select out so the wave takes every remaining target)`,
+		},
+		{
+			name: "bad max_failures",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  - name: a
+    select: {tier: a}
+    max_failures: two
+  - name: b
+    select: {tier: b}
+    max_failures: 150%
+  - name: c
+    select: {tier: c}
+    max_failures: -1
+  - name: d
+    select: {tier: d}
+    max_failures: 1.5
+  - name: e
+    select: {tier: e}
+    max_failures:
+  - name: f
+    select: {tier: f}
+    max_failures: [1]
+  - name: g
+    select: {tier: g}
+    max_failures: ${MAX}
+  - select: {tier: h}
+    max_failures: "x%"
+`,
+			vars: map[string]string{"MAX": "lots"},
+			want: `fleet.yaml:7: wave "a": max_failures "two" is neither a count (0, 1, 2...) nor a percentage (like 2%)
+fleet.yaml:10: wave "b": max_failures "150%" is not a percentage between 0% and 100%
+fleet.yaml:13: wave "c": max_failures "-1" is neither a count (0, 1, 2...) nor a percentage (like 2%)
+fleet.yaml:16: wave "d": max_failures "1.5" is neither a count (0, 1, 2...) nor a percentage (like 2%)
+fleet.yaml:19: wave "e": max_failures is empty (a count like 0 or 2, or a percentage like 2%; leave it out for no limit)
+fleet.yaml:22: waves[5].max_failures must be a count or a percentage (a count like 0 or 2, or a percentage like 2%), got a list
+fleet.yaml:25: wave "g": max_failures "lots" is neither a count (0, 1, 2...) nor a percentage (like 2%)
+fleet.yaml:26: waves[7] has no name
+fleet.yaml:27: waves[7]: max_failures "x%" is not a percentage between 0% and 100%`,
+		},
+		{
+			name: "wave after a wave without select",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  - name: canary
+    select: {tier: canary}
+  - name: everyone
+    max_failures: 2%
+  - name: stragglers
+    select: {tier: late}
+  - name: leftovers
+`,
+			want: `fleet.yaml:9: wave "stragglers" can never receive targets: wave "everyone" above it has no select and takes all the rest
+fleet.yaml:11: wave "leftovers" can never receive targets: wave "everyone" above it has no select and takes all the rest`,
+		},
+		{
+			name: "wave whose select an earlier one covers",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  - name: canary
+    select: {tier: canary}
+  - name: eu-canary
+    select: {region: eu, tier: canary}
+  - name: eu
+    select: {region: eu}
+  - name: canary-again
+    select: {tier: canary}
+`,
+			want: `fleet.yaml:7: wave "eu-canary" can never receive targets: wave "canary" above it (select tier=canary) takes every target its select matches
+fleet.yaml:11: wave "canary-again" can never receive targets: wave "canary" above it (select tier=canary) takes every target its select matches`,
+		},
+		{
+			name: "wave named rest while targets may be left over",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  - name: canary
+    select: {tier: canary}
+  - name: rest
+    select: {tier: main}
+`,
+			want: `fleet.yaml:7: wave name "rest" is reserved for the targets no wave selects (rename this wave, or end the list with a wave without select)`,
+		},
+		{
+			name: "several wave problems at once",
+			src: `targets:
+  - name: acme
+    dsn: postgres://db1/acme
+waves:
+  - name: canary
+    select: {tier: canary}
+    max_failures: none
+  - name: everyone
+    max_failures: 2%
+  - name: canary
+    selct: {tier: canary}
+`,
+			want: `fleet.yaml:7: wave "canary": max_failures "none" is neither a count (0, 1, 2...) nor a percentage (like 2%)
+fleet.yaml:10: wave "canary" is defined twice (first at line 5)
+fleet.yaml:10: wave "canary" can never receive targets: wave "everyone" above it has no select and takes all the rest
+fleet.yaml:11: unknown key "selct" in waves[2] (did you mean "select"?)`,
 		},
 		{
 			name: "several problems at once",

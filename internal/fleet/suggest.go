@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -17,11 +18,9 @@ func unknownKeyMsg(key, where string, known []string) string {
 // suggest returns the known key closest to key, if it is within edit
 // distance 2, or a known key that key is a common alias for; else "".
 func suggest(key string, known []string) string {
-	if alias := aliasFor(key); alias != "" {
-		for _, k := range known {
-			if k == alias {
-				return k
-			}
+	for _, alias := range aliasesFor(key) {
+		if slices.Contains(known, alias) {
+			return alias
 		}
 	}
 	best, bestDist := "", 3
@@ -34,24 +33,31 @@ func suggest(key string, known []string) string {
 	return best
 }
 
-// aliasFor maps names people plausibly write (PostgreSQL's own setting
-// names, other tools' spellings) to ours. Too far apart for edit distance.
-func aliasFor(key string) string {
+// aliasesFor maps names people plausibly write (PostgreSQL's own setting
+// names, other tools' spellings) to ours, best first; the first one known
+// where key was written is suggested. Too far apart for edit distance.
+func aliasesFor(key string) []string {
 	switch strings.ToLower(key) {
 	case "idle_in_transaction_session_timeout":
-		return "idle_in_transaction_timeout"
+		return []string{"idle_in_transaction_timeout"}
 	case "parallel", "concurrency", "jobs", "workers":
-		return "parallelism"
+		return []string{"parallelism"}
 	case "url", "uri", "database_url", "connection_string", "conn", "connstring":
-		return "dsn"
+		return []string{"dsn"}
 	case "target":
-		return "targets"
+		return []string{"targets"}
 	case "default", "settings":
-		return "defaults"
+		return []string{"defaults"}
 	case "label", "tags":
-		return "labels"
+		return []string{"labels", "select"}
+	case "wave", "stages", "phases", "rollout":
+		return []string{"waves"}
+	case "labels", "selector", "match", "matches", "where", "filter":
+		return []string{"select"}
+	case "budget", "failure_budget", "failures", "max_failed", "max_errors", "allowed_failures", "max_fail":
+		return []string{"max_failures"}
 	}
-	return ""
+	return nil
 }
 
 // editDistance is the Levenshtein distance between a and b, over bytes.

@@ -87,13 +87,14 @@ func (w *walker) target(i int, item *yaml.Node) (t Target, nameLine int, ok bool
 	}
 
 	if f, found := fields["labels"]; found {
-		w.labels(f.val, path+".labels", t.Labels)
+		w.labels(f.val, path+".labels", t.Labels, checkLabelKey)
 	}
 	return t, nameLine, len(w.probs) == before
 }
 
-// labels reads a labels mapping into out.
-func (w *walker) labels(n *yaml.Node, path string, out map[string]string) {
+// labels reads a mapping of label key: value into out (a target's labels,
+// a wave's select). checkKey says why a key is not allowed there, or "".
+func (w *walker) labels(n *yaml.Node, path string, out map[string]string, checkKey func(string) string) {
 	m := deref(n)
 	if m == nil || isNull(m) {
 		return
@@ -109,7 +110,7 @@ func (w *walker) labels(n *yaml.Node, path string, out map[string]string) {
 		if !ok {
 			continue
 		}
-		if why := checkLabelKey(key); why != "" {
+		if why := checkKey(key); why != "" {
 			w.probs.addf(k.Line, "%s: label key %q %s", path, key, why)
 			continue
 		}

@@ -83,6 +83,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	writeDetails(w, r)
 	var errs []string
 	for _, t := range r.Targets {
 		if t.Error != nil {
@@ -174,6 +175,36 @@ func describeError(e *Error) string {
 		fmt.Fprintf(&b, "\n      what to do: %s", e.Remedy)
 	}
 	return b.String()
+}
+
+// writeDetails prints, per target, the pending migrations' notes and
+// statements when a plan asked for them (--verify, --sql).
+func writeDetails(w io.Writer, r *Report) {
+	for _, t := range r.Targets {
+		detailed := false
+		for _, m := range t.Pending {
+			if m.Note != "" || len(m.Statements) > 0 {
+				detailed = true
+			}
+		}
+		if !detailed {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s (from %d):\n", t.Name, t.FromVersion)
+		for _, m := range t.Pending {
+			line := "  " + m.Name
+			if m.Note != "" {
+				line += ": " + m.Note
+			}
+			if m.DurationMS != nil {
+				line += " in " + formatMS(*m.DurationMS)
+			}
+			fmt.Fprintln(w, line)
+			for _, s := range m.Statements {
+				fmt.Fprintf(w, "    %s;\n", strings.ReplaceAll(s, "\n", "\n    "))
+			}
+		}
+	}
 }
 
 func names(ms []Migration) string {

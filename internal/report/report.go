@@ -78,9 +78,11 @@ type Target struct {
 // Migration names one migration in a target's result. DurationMS is set for
 // migrations that ran.
 type Migration struct {
-	Version    int64  `json:"version"`
-	Name       string `json:"name"`
-	DurationMS *int64 `json:"duration_ms,omitempty"`
+	Version    int64    `json:"version"`
+	Name       string   `json:"name"`
+	DurationMS *int64   `json:"duration_ms,omitempty"`
+	Statements []string `json:"statements,omitempty"` // plan --sql: what would run, in order
+	Note       string   `json:"note,omitempty"`       // plan --verify: rehearsed, or why not
 }
 
 // Error describes why a target did not succeed. Message never contains a DSN

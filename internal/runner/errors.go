@@ -32,6 +32,7 @@ const (
 	ClassLocked           = "locked"
 	ClassVersion          = "version"
 	ClassHalted           = "halted"
+	ClassCancelled        = "cancelled"
 	ClassOther            = "other"
 )
 

@@ -2,38 +2,51 @@ package runner
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
+	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
 // Status reports each target's current version and what is pending.
 func (r *Runner) Status(ctx context.Context, targets []fleet.Target) *report.Report {
 	return r.run(ctx, "status", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
-		return r.inspectTarget(ctx, t, r.set.Latest(), false)
+		return r.inspectTarget(ctx, t, r.set.Latest(), PlanOptions{}, false)
 	})
 }
 
-// Plan reports, per target, the migrations up would apply to reach version
-// to (the set's latest when to < 0). It is strictly read-only: sessions are
-// opened with default_transaction_read_only, and nothing is created, not even
-// the version table.
-func (r *Runner) Plan(ctx context.Context, targets []fleet.Target, to int64) *report.Report {
-	if to < 0 {
-		to = r.set.Latest()
+// PlanOptions choose what a plan shows and does.
+type PlanOptions struct {
+	To     int64 // version to plan for; the set's latest when < 0
+	SQL    bool  // include each pending migration's statements
+	Verify bool  // rehearse: run the pending migrations in a transaction that is always rolled back
+}
+
+// Plan reports, per target, the migrations up would apply. A plain plan is
+// strictly read-only: sessions are opened with default_transaction_read_only
+// and nothing is created, not even the version table. A verifying plan runs
+// the migrations for real, with up's session settings and lock, inside a
+// transaction it always rolls back.
+func (r *Runner) Plan(ctx context.Context, targets []fleet.Target, o PlanOptions) *report.Report {
+	if o.To < 0 {
+		o.To = r.set.Latest()
 	}
 	return r.run(ctx, "plan", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
-		return r.inspectTarget(ctx, t, to, true)
+		return r.inspectTarget(ctx, t, o.To, o, true)
 	})
 }
 
-// inspectTarget reads a target's version table without locking or writing.
-// For a plan, to_version is where up would take the target; for status it is
-// the current version.
-func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, planned bool) report.Target {
+// inspectTarget reads a target's version table without writing. For a
+// plan, to_version is where up would take the target; for status it is the
+// current version.
+func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, o PlanOptions, planned bool) report.Target {
 	res := report.Target{}
-	sess, err := r.open(ctx, t, true)
+	sess, err := r.open(ctx, t, !o.Verify)
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
@@ -53,10 +66,69 @@ func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, pl
 	}
 	res.Status = report.StatusPending
 	for _, m := range pending {
-		res.Pending = append(res.Pending, report.Migration{Version: m.Version, Name: m.Name})
+		pm := report.Migration{Version: m.Version, Name: m.Name}
+		if o.SQL {
+			stmts, err := m.UpStatements()
+			if err != nil {
+				return r.failure(ctx, t, res, report.StatusFailed, &MigrationError{Migration: m, Err: err})
+			}
+			for _, s := range stmts {
+				pm.Statements = append(pm.Statements, s.SQL)
+			}
+		}
+		res.Pending = append(res.Pending, pm)
 	}
 	if planned {
 		res.ToVersion = pending[len(pending)-1].Version
 	}
+	if o.Verify {
+		if err := r.rehearse(ctx, sess.conn, pending, res.Pending); err != nil {
+			return r.failure(ctx, t, res, report.StatusFailed, err)
+		}
+	}
 	return res
+}
+
+// rehearse runs pending inside one transaction exactly as up would (version
+// table, migrations, version rows) and always rolls it back, so data-dependent
+// failures show before a release. It holds the target's advisory lock so a
+// rehearsal never overlaps a real run. NO TRANSACTION migrations cannot be
+// rehearsed; the ones after them are not either, as they may depend on them.
+// Timings and notes go into out, which parallels pending.
+func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, pending []*source.Migration, out []report.Migration) error {
+	if err := acquireLock(ctx, conn, r.settings.LockWait); err != nil {
+		return err
+	}
+	defer releaseLock(ctx, conn)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin rehearsal: %w", err)
+	}
+	defer tx.Rollback() // always: a rehearsal leaves nothing behind
+	if err := ensureTables(ctx, r.store, tx); err != nil {
+		return err
+	}
+	for i, m := range pending {
+		if m.NoTx {
+			out[i].Note = "not rehearsable: NO TRANSACTION migrations cannot run inside the rehearsal's transaction"
+			for j := i + 1; j < len(pending); j++ {
+				out[j].Note = fmt.Sprintf("not rehearsed: follows %s, which could not be rehearsed", m.Name)
+			}
+			return nil
+		}
+		t0 := time.Now()
+		if _, err := tx.ExecContext(ctx, m.Up); err != nil {
+			return &MigrationError{Migration: m, Err: fmt.Errorf("rehearsal: %w", err)}
+		}
+		if err := record(ctx, r.store, tx, step{m: m}); err != nil {
+			return &MigrationError{Migration: m, Err: err}
+		}
+		ms := time.Since(t0).Milliseconds()
+		out[i].DurationMS = &ms
+		out[i].Note = "rehearsed"
+	}
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("roll back rehearsal: %w", err)
+	}
+	return nil
 }

@@ -280,6 +280,9 @@ func (r *Runner) failure(ctx context.Context, t fleet.Target, res report.Target,
 	}
 	res.Status = s
 	res.Error = toReportError(t, cause(ctx, err))
+	if s == report.StatusCancelled {
+		res.Error.Class = ClassCancelled
+	}
 	return res
 }
 

@@ -1,0 +1,275 @@
+package drift
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Compare returns the schema findings of actual against expected: each
+// table, column, index, constraint and sequence missing from actual,
+// unexpected in it, or different, ordered by object. Identical schemas
+// (equal fingerprints) have none. A nil snapshot is an empty schema.
+//
+// Findings read like "column users.nickname unexpected", "index
+// api_keys.idx_api_keys_key_prefix missing" and "column sessions.user_agent
+// type text, expected character varying(512)"; an object that differs in
+// several ways has one finding per way. What follows from another finding
+// is left out: the columns of a missing table, the index enforcing a
+// missing constraint, the sequence of a missing column.
+func Compare(actual, expected *Snapshot) []Finding {
+	actual, expected = orEmpty(actual), orEmpty(expected)
+	var d differ
+	for _, name := range union(actual.Tables, expected.Tables) {
+		a, e := actual.Tables[name], expected.Tables[name]
+		object := "table " + name
+		switch {
+		case a == nil:
+			d.add(object, "missing")
+		case e == nil:
+			d.add(object, "unexpected")
+		default:
+			d.table(a, e)
+		}
+	}
+	for _, name := range union(actual.Sequences, expected.Sequences) {
+		a, e := actual.Sequences[name], expected.Sequences[name]
+		object := "sequence " + name
+		switch {
+		case a == nil:
+			if !hasColumn(actual, e.OwnedBy) {
+				break // the column's finding covers it
+			}
+			d.add(object, "missing")
+		case e == nil:
+			if !hasColumn(expected, a.OwnedBy) {
+				break
+			}
+			d.add(object, "unexpected")
+		default:
+			d.sequence(object, a, e)
+		}
+	}
+	sortFindings(d.fs)
+	return d.fs
+}
+
+// orEmpty returns s, or an empty snapshot for nil.
+func orEmpty(s *Snapshot) *Snapshot {
+	if s == nil {
+		return &Snapshot{}
+	}
+	return s
+}
+
+// hasColumn reports whether s has the column ownedBy ("table.column")
+// names. A free-standing sequence (ownedBy "") counts as having one, so
+// that its own finding is kept.
+func hasColumn(s *Snapshot, ownedBy string) bool {
+	if ownedBy == "" {
+		return true
+	}
+	table, column, _ := strings.Cut(ownedBy, ".")
+	t := s.Tables[table]
+	return t != nil && t.Columns[column] != nil
+}
+
+// differ collects findings.
+type differ struct{ fs []Finding }
+
+func (d *differ) add(object, detail string) {
+	d.fs = append(d.fs, Finding{Kind: KindSchema, Object: object, Detail: detail})
+}
+
+// field adds "<label> <actual>, expected <expected>" when they differ.
+func (d *differ) field(object, label, actual, expected string) {
+	if actual != expected {
+		d.add(object, fmt.Sprintf("%s %s, expected %s", label, actual, expected))
+	}
+}
+
+// describe adds "<actual>, expected <expected>" when they differ, for
+// properties whose descriptions need no label ("nullable, expected not
+// null").
+func (d *differ) describe(object, actual, expected string) {
+	if actual != expected {
+		d.add(object, actual+", expected "+expected)
+	}
+}
+
+func (d *differ) table(a, e *Table) {
+	object := "table " + e.Name
+	if a.Kind != e.Kind {
+		d.add(object, "is a "+a.Kind+", expected a "+e.Kind)
+	}
+	for _, name := range union(a.Columns, e.Columns) {
+		ac, ec := a.Columns[name], e.Columns[name]
+		object := "column " + e.Name + "." + name
+		switch {
+		case ac == nil:
+			d.add(object, "missing")
+		case ec == nil:
+			d.add(object, "unexpected")
+		default:
+			d.column(object, ac, ec)
+		}
+	}
+	for _, name := range union(a.Indexes, e.Indexes) {
+		ai, ei := a.Indexes[name], e.Indexes[name]
+		object := "index " + e.Name + "." + name
+		switch {
+		case ai == nil:
+			// A constraint's index goes with it: one finding, the constraint's.
+			if ei.Constraint == "" || a.Constraints[ei.Constraint] != nil {
+				d.add(object, "missing")
+			}
+		case ei == nil:
+			if ai.Constraint == "" || e.Constraints[ai.Constraint] != nil {
+				d.add(object, "unexpected")
+			}
+		default:
+			d.index(object, ai, ei)
+			// Which constraint an index enforces changes only with the
+			// constraint, whose own finding says so.
+			if ai.Constraint != ei.Constraint && !oneSided(a, e, ai.Constraint) && !oneSided(a, e, ei.Constraint) {
+				d.describe(object, enforces(ai.Constraint), enforces(ei.Constraint))
+			}
+		}
+	}
+	for _, name := range union(a.Constraints, e.Constraints) {
+		ac, ec := a.Constraints[name], e.Constraints[name]
+		object := "constraint " + e.Name + "." + name
+		switch {
+		case ac == nil:
+			d.add(object, "missing")
+		case ec == nil:
+			d.add(object, "unexpected")
+		default:
+			d.constraint(object, ac, ec)
+		}
+	}
+}
+
+func (d *differ) column(object string, a, e *Column) {
+	d.field(object, "type", a.Type, e.Type)
+	d.describe(object, nullability(a.NotNull), nullability(e.NotNull))
+	if a.Default != e.Default {
+		switch {
+		case a.Default == "":
+			d.add(object, "no default, expected default "+e.Default)
+		case e.Default == "":
+			d.add(object, "default "+a.Default+", expected no default")
+		default:
+			d.field(object, "default", a.Default, e.Default)
+		}
+	}
+	d.describe(object, identityText(a.Identity), identityText(e.Identity))
+	d.describe(object, generatedText(a.Generated), generatedText(e.Generated))
+}
+
+func nullability(notNull bool) string {
+	if notNull {
+		return "not null"
+	}
+	return "nullable"
+}
+
+func identityText(identity string) string {
+	if identity == "" {
+		return "not an identity column"
+	}
+	return "generated " + identity + " as identity"
+}
+
+func generatedText(expr string) string {
+	if expr == "" {
+		return "not generated"
+	}
+	return "generated always as (" + expr + ") stored"
+}
+
+func (d *differ) index(object string, a, e *Index) {
+	d.field(object, "definition", a.Definition, e.Definition)
+	d.describe(object, uniqueness(a.Unique), uniqueness(e.Unique))
+	d.describe(object, validity(a.Valid), validity(e.Valid))
+}
+
+// oneSided reports whether constraint exists in only one of two tables,
+// which makes it a missing or unexpected constraint.
+func oneSided(a, e *Table, constraint string) bool {
+	return constraint != "" && (a.Constraints[constraint] == nil) != (e.Constraints[constraint] == nil)
+}
+
+func uniqueness(unique bool) string {
+	if unique {
+		return "unique"
+	}
+	return "not unique"
+}
+
+func validity(valid bool) string {
+	if valid {
+		return "valid"
+	}
+	return "invalid"
+}
+
+func enforces(constraint string) string {
+	if constraint == "" {
+		return "enforces no constraint"
+	}
+	return "enforces constraint " + constraint
+}
+
+func (d *differ) constraint(object string, a, e *Constraint) {
+	d.field(object, "type", a.Type, e.Type)
+	d.field(object, "definition", a.Definition, e.Definition)
+	d.field(object, "on update", a.OnUpdate, e.OnUpdate)
+	d.field(object, "on delete", a.OnDelete, e.OnDelete)
+	if a.Validated != e.Validated {
+		d.describe(object, validation(a.Validated), validation(e.Validated))
+	}
+}
+
+func validation(validated bool) string {
+	if validated {
+		return "validated"
+	}
+	return "not validated"
+}
+
+func (d *differ) sequence(object string, a, e *Sequence) {
+	if a.OwnedBy != e.OwnedBy {
+		d.describe(object, ownership(a.OwnedBy), ownership(e.OwnedBy))
+	}
+	d.field(object, "type", a.Type, e.Type)
+	for _, f := range [...]struct {
+		label            string
+		actual, expected int64
+	}{
+		{"start", a.Start, e.Start},
+		{"increment", a.Increment, e.Increment},
+		{"minimum", a.Min, e.Min},
+		{"maximum", a.Max, e.Max},
+		{"cache", a.Cache, e.Cache},
+	} {
+		d.field(object, f.label, strconv.FormatInt(f.actual, 10), strconv.FormatInt(f.expected, 10))
+	}
+	if a.Cycle != e.Cycle {
+		d.describe(object, cycling(a.Cycle), cycling(e.Cycle))
+	}
+}
+
+func ownership(ownedBy string) string {
+	if ownedBy == "" {
+		return "owned by no column"
+	}
+	return "owned by " + ownedBy
+}
+
+func cycling(cycle bool) string {
+	if cycle {
+		return "cycles"
+	}
+	return "does not cycle"
+}

@@ -1,0 +1,324 @@
+package drift
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/orchestrator-dev/orchestrator/internal/source"
+)
+
+// ScratchPrefix starts the name of every scratch database a Reference
+// creates, so that one left behind (the server died mid-build) is easy to
+// find: SELECT datname FROM pg_database WHERE datname LIKE 'orch\_scratch\_%'.
+const ScratchPrefix = "orch_scratch_"
+
+// ErrNoScratch reports that the server refused to create a scratch
+// database (no CREATEDB privilege, a read-only server). Callers fall back
+// to comparing targets with each other (Peers). The server's
+// *pgconn.PgError stays reachable with errors.As.
+var ErrNoScratch = errors.New("cannot create a scratch database")
+
+// dropTimeout bounds dropping a scratch database, which runs even after the
+// caller's context is done.
+const dropTimeout = 30 * time.Second
+
+// Reference builds the schema the migration set produces at a version, by
+// applying the set to a scratch database, reading its snapshot and dropping
+// it. Each version is built once and remembered; concurrent callers asking
+// for the same version wait for the one build. It is safe for concurrent
+// use. Each build in progress holds two connections to the server, one to
+// create and drop the scratch database and one inside it.
+type Reference struct {
+	serverDSN string
+	set       *source.Set
+	// created, when set, is told the name of each scratch database right
+	// after it is created; tests use it to check that they are dropped.
+	created func(name string)
+
+	mu     sync.Mutex
+	builds map[int64]*build
+	live   map[string]bool // scratch databases created and not yet dropped
+}
+
+// build is one version's snapshot, being built or built.
+type build struct {
+	done chan struct{} // closed when snap and err are set
+	snap *Snapshot
+	err  error
+}
+
+// NewReference returns a Reference for set that creates its scratch
+// databases on the server of serverDSN, which names any database there
+// where the user may run CREATE DATABASE. Nothing is connected until At.
+func NewReference(serverDSN string, set *source.Set) *Reference {
+	return &Reference{serverDSN: serverDSN, set: set, builds: map[int64]*build{}, live: map[string]bool{}}
+}
+
+// At returns the snapshot of the "public" schema of a fresh database (made
+// from the server's default template) after the ups of every migration
+// with a version up to version have run. A version the set does not have
+// gives the schema at the highest version below it; 0 gives the template's.
+//
+// The result is built once per version and shared: do not modify it. A
+// build that fails is remembered too (the same SQL fails the same way),
+// except when it failed because the caller's context ended: then the next
+// caller builds again. The error wraps ErrNoScratch when the server refused
+// CREATE DATABASE.
+func (r *Reference) At(ctx context.Context, version int64) (*Snapshot, error) {
+	v := r.effective(version)
+	for {
+		r.mu.Lock()
+		b, ok := r.builds[v]
+		if !ok {
+			b = &build{done: make(chan struct{})}
+			r.builds[v] = b
+			r.mu.Unlock()
+			b.snap, b.err = r.build(ctx, v)
+			if b.err != nil && ctx.Err() != nil {
+				r.mu.Lock()
+				delete(r.builds, v)
+				r.mu.Unlock()
+			}
+			close(b.done)
+			return b.snap, b.err
+		}
+		r.mu.Unlock()
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		r.mu.Lock()
+		forgotten := r.builds[v] != b // its builder gave up; build it with our context
+		r.mu.Unlock()
+		if !forgotten {
+			return b.snap, b.err
+		}
+	}
+}
+
+// effective returns the highest version of the set not above version, 0
+// when there is none: versions with the same migrations share a build.
+func (r *Reference) effective(version int64) int64 {
+	var v int64
+	for _, m := range r.set.Migrations {
+		if m.Version > version {
+			break
+		}
+		v = m.Version
+	}
+	return v
+}
+
+// Close drops any scratch database still on the server because its drop
+// failed during At, and reports what it cannot drop. It does not stop
+// builds in progress; those drop their own databases.
+func (r *Reference) Close(ctx context.Context) error {
+	r.mu.Lock()
+	names := make([]string, 0, len(r.live))
+	for name := range r.live {
+		names = append(names, name)
+	}
+	r.mu.Unlock()
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	cfg, err := r.config()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range names {
+		errs = append(errs, r.drop(ctx, nil, cfg, name))
+	}
+	return errors.Join(errs...)
+}
+
+// config parses the server DSN. The error does not quote it: a DSN never
+// reaches an error message.
+func (r *Reference) config() (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(r.serverDSN)
+	if err != nil {
+		return nil, errors.New("reference server: invalid connection string")
+	}
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "orchestrator drift"
+	}
+	return cfg, nil
+}
+
+// build creates a scratch database, applies the set up to version v, reads
+// its snapshot and drops it, whatever happened in between.
+func (r *Reference) build(ctx context.Context, v int64) (*Snapshot, error) {
+	cfg, err := r.config()
+	if err != nil {
+		return nil, err
+	}
+	admin, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("reference server: %w", err)
+	}
+	defer closeConn(ctx, admin)
+
+	name, err := scratchName()
+	if err != nil {
+		return nil, err
+	}
+	r.track(name, true)
+	_, err = admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// The server answered: the database does not exist.
+		r.track(name, false)
+		if pgErr.Code == "42501" || pgErr.Code == "25006" { // insufficient_privilege, read_only_sql_transaction
+			return nil, fmt.Errorf("%w: %w", ErrNoScratch, err)
+		}
+		return nil, fmt.Errorf("create scratch database: %w", err)
+	}
+	// On any other error the CREATE may or may not have run: drop anyway.
+	// A failed drop leaves the name in r.live, for Close to retry and
+	// report; the snapshot, read before, is good either way.
+	defer func() { _ = r.drop(ctx, admin, cfg, name) }()
+	if err != nil {
+		return nil, fmt.Errorf("create scratch database: %w", err)
+	}
+	if r.created != nil {
+		r.created(name)
+	}
+
+	scfg := cfg.Copy()
+	scfg.Database = name
+	// The set is written for the default schema: whatever the DSN sets,
+	// its objects belong in public.
+	scfg.RuntimeParams["search_path"] = "public"
+	conn, err := pgx.ConnectConfig(ctx, scfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to scratch database: %w", err)
+	}
+	defer closeConn(ctx, conn)
+	if err := applyUps(ctx, conn, r.set, v); err != nil {
+		return nil, fmt.Errorf("reference at version %d: %w", v, err)
+	}
+	snap, err := ReadSnapshot(ctx, conn, "public")
+	if err != nil {
+		return nil, fmt.Errorf("reference at version %d: %w", v, err)
+	}
+	return snap, nil
+}
+
+// applyUps runs the up sections of set's migrations up to version v, in one
+// transaction, except that a migration marked NO TRANSACTION runs on its
+// own, statement by statement (CREATE INDEX CONCURRENTLY cannot run in a
+// transaction, nor in a multi-statement query). The database is thrown
+// away afterwards, so nothing needs undoing on failure.
+func applyUps(ctx context.Context, conn *pgx.Conn, set *source.Set, v int64) (err error) {
+	var tx pgx.Tx
+	defer func() {
+		if tx != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dropTimeout)
+			defer cancel()
+			_ = tx.Rollback(rctx)
+		}
+	}()
+	for _, m := range set.Migrations {
+		if m.Version > v {
+			break
+		}
+		if m.NoTx {
+			if tx != nil {
+				if err := tx.Commit(ctx); err != nil {
+					return fmt.Errorf("commit: %w", err)
+				}
+				tx = nil
+			}
+			stmts, err := m.UpStatements()
+			if err != nil {
+				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
+			}
+			for _, s := range stmts {
+				if _, err := conn.Exec(ctx, s.SQL); err != nil {
+					return fmt.Errorf("migration %d (%s): line %d: %w", m.Version, m.Name, s.Line, err)
+				}
+			}
+			continue
+		}
+		if tx == nil {
+			if tx, err = conn.Begin(ctx); err != nil {
+				return fmt.Errorf("begin: %w", err)
+			}
+		}
+		// No arguments: pgx sends the section as one simple-protocol
+		// query, which may hold several statements.
+		if _, err := tx.Exec(ctx, m.Up); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
+		}
+	}
+	if tx != nil {
+		err := tx.Commit(ctx)
+		tx = nil
+		if err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
+	return nil
+}
+
+// drop drops the scratch database name, through admin when it is still
+// usable, else through a new connection. It runs on a context detached from
+// ctx's cancellation, so that an interrupted build still cleans up.
+func (r *Reference) drop(ctx context.Context, admin *pgx.Conn, cfg *pgx.ConnConfig, name string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dropTimeout)
+	defer cancel()
+	if admin == nil || admin.IsClosed() {
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("drop scratch database %s: %w", name, err)
+		}
+		defer closeConn(ctx, conn)
+		admin = conn
+	}
+	// FORCE ends the sessions still in it (PostgreSQL 13 and later).
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop scratch database %s: %w", name, err)
+	}
+	r.track(name, false)
+	return nil
+}
+
+// track records that the scratch database name exists (or no longer does).
+func (r *Reference) track(name string, exists bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if exists {
+		r.live[name] = true
+	} else {
+		delete(r.live, name)
+	}
+}
+
+// scratchName returns a new scratch database name: ScratchPrefix and 16
+// random hex digits, lower case so that it never needs quoting.
+func scratchName() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("scratch database name: %w", err)
+	}
+	return ScratchPrefix + hex.EncodeToString(b[:]), nil
+}
+
+// closeConn closes conn on a context detached from ctx's cancellation.
+func closeConn(ctx context.Context, conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = conn.Close(ctx)
+}
