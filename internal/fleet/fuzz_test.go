@@ -35,6 +35,9 @@ func FuzzParse(f *testing.F) {
 		"targets:\n  - name: \"\\x07\"\n    dsn: \"postgres://u:p@ss@h/db\"\n",
 		"a: 1\n---\nb: 2\n",
 		"targets:\n  - name: a\n    dsn: postgres://u:${PW@h/db\n    labels:\n      ? [x]\n      : y\n",
+		"targets: [{name: a, dsn: postgres://db/a, labels: {t: c}}, {name: b, dsn: postgres://db/b}]\nwaves:\n  - {name: c, select: {t: c}, max_failures: 0}\n  - {name: rest, max_failures: 2%}\n",
+		"targets: [{name: a, dsn: postgres://db/a}]\nwaves:\n  - {name: x, select: {t: c}}\n  - {name: x, selct: {}}\n  - {max_failures: ${PAR}%}\n  - name: y\n  - name: z\n",
+		"targets: [{name: a, dsn: postgres://db/a}]\nwaves:\n  - &w {name: w, select: &s {t: c}}\n  - {name: v, select: *s}\n  - *w\n",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -80,6 +83,7 @@ func FuzzParse(f *testing.F) {
 			}
 			checkSecretHidden(t, tg)
 		}
+		checkWavesPartition(t, fl)
 	})
 }
 
@@ -104,5 +108,26 @@ func checkSecretHidden(t *testing.T, tg Target) {
 	}
 	if got := tg.Scrub("auth failed for " + pw + " via " + tg.DSN); strings.Contains(got, pw) {
 		t.Fatalf("Scrub() = %q contains the password %q", got, pw)
+	}
+}
+
+// checkWavesPartition asserts that the waves of an accepted fleet put every
+// target in exactly one wave, none of them empty.
+func checkWavesPartition(t *testing.T, fl *Fleet) {
+	t.Helper()
+	seen := make(map[string]bool)
+	for _, wt := range AssignWaves(fl.Targets, fl.Waves) {
+		if len(wt.Targets) == 0 {
+			t.Fatalf("wave %q has no targets", wt.Wave.Name)
+		}
+		for _, tg := range wt.Targets {
+			if seen[tg.Name] {
+				t.Fatalf("target %q is in two waves", tg.Name)
+			}
+			seen[tg.Name] = true
+		}
+	}
+	if len(seen) != len(fl.Targets) {
+		t.Fatalf("the waves hold %d of %d targets", len(seen), len(fl.Targets))
 	}
 }

@@ -660,11 +660,13 @@ waves:
     max_failures: 2%
   - name: canary
     selct: {tier: canary}
+  - name: late
+    select: {tier: late}
 `,
 			want: `fleet.yaml:7: wave "canary": max_failures "none" is neither a count (0, 1, 2...) nor a percentage (like 2%)
 fleet.yaml:10: wave "canary" is defined twice (first at line 5)
-fleet.yaml:10: wave "canary" can never receive targets: wave "everyone" above it has no select and takes all the rest
-fleet.yaml:11: unknown key "selct" in waves[2] (did you mean "select"?)`,
+fleet.yaml:11: unknown key "selct" in waves[2] (did you mean "select"?)
+fleet.yaml:12: wave "late" can never receive targets: wave "everyone" above it has no select and takes all the rest`,
 		},
 		{
 			name: "several problems at once",

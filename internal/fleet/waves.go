@@ -88,7 +88,7 @@ type waveEntry struct {
 	wave     Wave
 	subject  string // `wave "canary"`, or "waves[2]" while the name is unknown
 	nameLine int    // line of the name, for duplicates
-	selectOK bool   // select is left out or valid, so wave.Select means what it says
+	selectOK bool   // select is valid, or left out with no unknown key, so wave.Select means what it says
 	ok       bool   // the whole entry is valid
 }
 
@@ -140,6 +140,7 @@ func (w *walker) wave(i int, item *yaml.Node) waveEntry {
 	}
 	before := len(w.probs)
 	fields := w.fields(m, "in "+path, waveKeys())
+	keysOK := len(w.probs) == before
 
 	if f, found := fields["name"]; !found {
 		w.probs.addf(line, "%s has no name", path)
@@ -155,7 +156,9 @@ func (w *walker) wave(i int, item *yaml.Node) waveEntry {
 		}
 	}
 
-	e.selectOK = true
+	// Without select the wave takes all the rest, unless a key was
+	// misspelled: that may have been the select.
+	e.selectOK = keysOK
 	if f, found := fields["select"]; found {
 		e.wave.Select, e.selectOK = w.waveSelect(f, path+".select", e.subject)
 	}
@@ -235,7 +238,10 @@ func (w *walker) unreachableWaves(entries []waveEntry) {
 // over, since AssignWaves would then add a second wave of that name.
 func (w *walker) reservedWaveName(entries []waveEntry) {
 	for _, e := range entries {
-		if e.selectOK && e.wave.Select == nil {
+		switch {
+		case !e.selectOK:
+			return // it may be meant to take all the rest; its problem comes first
+		case e.wave.Select == nil:
 			return // it takes all the rest: nothing is ever left over
 		}
 	}
