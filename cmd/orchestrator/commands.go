@@ -152,7 +152,13 @@ func prepare(o runOptions) (*prepared, error) {
 			retries = o.retries
 		}
 	}
-	p.waves = runner.OneWave(fl.Targets, budget)
+	for _, wt := range fleet.AssignWaves(fl.Targets, fl.Waves) {
+		w := runner.Wave{Name: wt.Wave.Name, Targets: wt.Targets, MaxFailures: wt.Wave.MaxFailures}
+		if o.maxFailures != "" {
+			w.MaxFailures = budget // the flag overrides every wave's budget
+		}
+		p.waves = append(p.waves, w)
+	}
 	p.runner, err = runner.New(runner.Options{
 		Set:            set,
 		Settings:       settings(fl.Defaults, o),
@@ -165,9 +171,44 @@ func prepare(o runOptions) (*prepared, error) {
 	return p, err
 }
 
-// loadFleet resolves where the targets come from. Flags beat the
-// environment; two explicit sources are a mistake, not a guess.
+// loadFleet reads the fleet and narrows it to the selected targets and
+// shard.
 func loadFleet(o runOptions) (*fleet.Fleet, error) {
+	fl, err := readFleet(o)
+	if err != nil {
+		return nil, err
+	}
+	var sels []fleet.Selector
+	for _, s := range o.selectors {
+		sel, err := fleet.ParseSelector(s)
+		if err != nil {
+			return nil, usagef("--select %s: %v", s, err)
+		}
+		sels = append(sels, sel)
+	}
+	selected, err := fleet.Select(fl.Targets, sels, o.globs)
+	if err != nil {
+		return nil, usagef("--target: %v", err)
+	}
+	if len(selected) == 0 {
+		return nil, usagef("no target of the fleet matches --select %s --target %s",
+			strings.Join(o.selectors, " --select "), strings.Join(o.globs, " --target "))
+	}
+	if o.shard != "" {
+		jobIndex, _ := o.lookup(fleet.JobIndexEnv)
+		i, n, err := fleet.ParseShard(o.shard, jobIndex)
+		if err != nil {
+			return nil, usagef("--shard %s: %v", o.shard, err)
+		}
+		selected = fleet.Shard(selected, i, n)
+	}
+	fl.Targets = selected
+	return fl, nil
+}
+
+// readFleet resolves where the targets come from. Flags beat the
+// environment; two explicit sources are a mistake, not a guess.
+func readFleet(o runOptions) (*fleet.Fleet, error) {
 	switch {
 	case o.fleetPath != "" && o.dsn != "":
 		return nil, usagef("give either --fleet or --dsn, not both")

@@ -19,6 +19,9 @@ type runOptions struct {
 	toSet         bool
 	parallel      int // 0: not given
 	durations     map[string]time.Duration
+	selectors     []string
+	globs         []string
+	shard         string
 	txMode        string
 	maxFailures   string
 	rollbackHalt  bool
@@ -44,6 +47,9 @@ func targetFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "fleet", Aliases: []string{"f"}, Usage: "fleet file (env ORCH_FLEET)"},
 		&cli.StringFlag{Name: "dsn", Usage: "one target without a fleet file (env DATABASE_URL)"},
+		&cli.StringSliceFlag{Name: "select", Usage: "only targets whose labels match key=value[,key=value] (repeatable: any may match)"},
+		&cli.StringSliceFlag{Name: "target", Usage: "only targets whose name matches this glob (repeatable: any may match)"},
+		&cli.StringFlag{Name: "shard", Usage: "i/n: run the i-th of n stable shards of the selected targets (n alone: i from JOB_COMPLETION_INDEX)"},
 		&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout format: table or json"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug logs on stderr"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only warnings and errors on stderr"},
@@ -97,6 +103,9 @@ func bindRun(c *cli.Context, stdout, stderr io.Writer, lookup env) runOptions {
 	if c.IsSet("to") {
 		o.to, o.toSet = c.Int64("to"), true
 	}
+	o.selectors = c.StringSlice("select")
+	o.globs = c.StringSlice("target")
+	o.shard = c.String("shard")
 	o.txMode = c.String("tx-mode")
 	o.maxFailures = c.String("max-failures")
 	o.rollbackHalt = c.Bool("rollback-on-halt")

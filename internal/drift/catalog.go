@@ -123,12 +123,12 @@ func ReadSnapshot(ctx context.Context, q Querier, schema string) (*Snapshot, err
 type rawCatalog struct {
 	Schema *string `json:"schema"` // quoted as an identifier; null when the schema does not exist
 	Tables []struct {
-		Name        string `json:"name"`
-		Kind        string `json:"kind"`
-		Qualified   string `json:"qualified"`
-		Columns     []rawColumn
-		Indexes     []rawIndex
-		Constraints []rawConstraint
+		Name        string          `json:"name"`
+		Kind        string          `json:"kind"`
+		Qualified   string          `json:"qualified"`
+		Columns     []rawColumn     `json:"columns"`
+		Indexes     []rawIndex      `json:"indexes"`
+		Constraints []rawConstraint `json:"constraints"`
 	} `json:"tables"`
 	Sequences []struct {
 		Sequence

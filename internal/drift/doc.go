@@ -17,4 +17,11 @@
 // Everything this package runs on a target is a catalog read: it creates,
 // locks and changes nothing there. The only writes are the scratch databases
 // a [Reference] creates on the server it is given, and always drops.
+//
+// A target's schema is compared on its tables, columns (type, nullability,
+// default, identity, generation), indexes (definition, uniqueness,
+// validity), constraints (primary key, unique, check, foreign key with its
+// actions, exclusion) and sequences. Views, functions, triggers, types,
+// extensions, privileges and column order are not compared. It needs
+// PostgreSQL 13 or later.
 package drift

@@ -22,9 +22,10 @@ import (
 const ScratchPrefix = "orch_scratch_"
 
 // ErrNoScratch reports that the server refused to create a scratch
-// database (no CREATEDB privilege, a read-only server). Callers fall back
-// to comparing targets with each other (Peers). The server's
-// *pgconn.PgError stays reachable with errors.As.
+// database: the user lacks CREATEDB (SQLSTATE 42501), or the server is
+// read-only (25006). Callers fall back to comparing targets with each
+// other (Peers) and say so. The server's *pgconn.PgError stays reachable
+// with errors.As. A server that cannot be reached is not ErrNoScratch.
 var ErrNoScratch = errors.New("cannot create a scratch database")
 
 // dropTimeout bounds dropping a scratch database, which runs even after the
@@ -51,9 +52,12 @@ type Reference struct {
 
 // build is one version's snapshot, being built or built.
 type build struct {
-	done chan struct{} // closed when snap and err are set
+	done chan struct{} // closed when the fields below are set
 	snap *Snapshot
 	err  error
+	// retry is set when the build failed because its caller's context
+	// ended: those waiting for it build again with their own.
+	retry bool
 }
 
 // NewReference returns a Reference for set that creates its scratch
@@ -69,10 +73,10 @@ func NewReference(serverDSN string, set *source.Set) *Reference {
 // gives the schema at the highest version below it; 0 gives the template's.
 //
 // The result is built once per version and shared: do not modify it. A
-// build that fails is remembered too (the same SQL fails the same way),
-// except when it failed because the caller's context ended: then the next
-// caller builds again. The error wraps ErrNoScratch when the server refused
-// CREATE DATABASE.
+// failure is remembered too when it would happen again (a migration that
+// fails, a server that refuses CREATE DATABASE); other failures (the server
+// unreachable, the caller's context ended) are retried by the next call.
+// The error wraps ErrNoScratch when the server refused CREATE DATABASE.
 func (r *Reference) At(ctx context.Context, version int64) (*Snapshot, error) {
 	v := r.effective(version)
 	for {
@@ -82,11 +86,13 @@ func (r *Reference) At(ctx context.Context, version int64) (*Snapshot, error) {
 			b = &build{done: make(chan struct{})}
 			r.builds[v] = b
 			r.mu.Unlock()
-			b.snap, b.err = r.build(ctx, v)
-			if b.err != nil && ctx.Err() != nil {
+			var final bool
+			b.snap, final, b.err = r.build(ctx, v)
+			if b.err != nil && !final {
 				r.mu.Lock()
 				delete(r.builds, v)
 				r.mu.Unlock()
+				b.retry = ctx.Err() != nil
 			}
 			close(b.done)
 			return b.snap, b.err
@@ -97,10 +103,7 @@ func (r *Reference) At(ctx context.Context, version int64) (*Snapshot, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		r.mu.Lock()
-		forgotten := r.builds[v] != b // its builder gave up; build it with our context
-		r.mu.Unlock()
-		if !forgotten {
+		if !b.retry {
 			return b.snap, b.err
 		}
 	}
@@ -158,21 +161,23 @@ func (r *Reference) config() (*pgx.ConnConfig, error) {
 }
 
 // build creates a scratch database, applies the set up to version v, reads
-// its snapshot and drops it, whatever happened in between.
-func (r *Reference) build(ctx context.Context, v int64) (*Snapshot, error) {
+// its snapshot and drops it, whatever happened in between. final reports
+// that the outcome would be the same on every later call: a snapshot, a
+// refused CREATE DATABASE, a migration that fails.
+func (r *Reference) build(ctx context.Context, v int64) (snap *Snapshot, final bool, err error) {
 	cfg, err := r.config()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	admin, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("reference server: %w", err)
+		return nil, false, fmt.Errorf("reference server: %w", err)
 	}
 	defer closeConn(ctx, admin)
 
 	name, err := scratchName()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	r.track(name, true)
 	_, err = admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
@@ -181,16 +186,16 @@ func (r *Reference) build(ctx context.Context, v int64) (*Snapshot, error) {
 		// The server answered: the database does not exist.
 		r.track(name, false)
 		if pgErr.Code == "42501" || pgErr.Code == "25006" { // insufficient_privilege, read_only_sql_transaction
-			return nil, fmt.Errorf("%w: %w", ErrNoScratch, err)
+			return nil, true, fmt.Errorf("%w: %w", ErrNoScratch, err)
 		}
-		return nil, fmt.Errorf("create scratch database: %w", err)
+		return nil, false, fmt.Errorf("create scratch database: %w", err)
 	}
 	// On any other error the CREATE may or may not have run: drop anyway.
 	// A failed drop leaves the name in r.live, for Close to retry and
 	// report; the snapshot, read before, is good either way.
 	defer func() { _ = r.drop(ctx, admin, cfg, name) }()
 	if err != nil {
-		return nil, fmt.Errorf("create scratch database: %w", err)
+		return nil, false, fmt.Errorf("create scratch database: %w", err)
 	}
 	if r.created != nil {
 		r.created(name)
@@ -203,17 +208,24 @@ func (r *Reference) build(ctx context.Context, v int64) (*Snapshot, error) {
 	scfg.RuntimeParams["search_path"] = "public"
 	conn, err := pgx.ConnectConfig(ctx, scfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to scratch database: %w", err)
+		return nil, false, fmt.Errorf("connect to scratch database: %w", err)
 	}
 	defer closeConn(ctx, conn)
 	if err := applyUps(ctx, conn, r.set, v); err != nil {
-		return nil, fmt.Errorf("reference at version %d: %w", v, err)
+		// A migration that fails fails again; unless it was cut short.
+		return nil, ctx.Err() == nil && !isConnError(err), fmt.Errorf("reference at version %d: %w", v, err)
 	}
-	snap, err := ReadSnapshot(ctx, conn, "public")
-	if err != nil {
-		return nil, fmt.Errorf("reference at version %d: %w", v, err)
+	if snap, err = ReadSnapshot(ctx, conn, "public"); err != nil {
+		return nil, false, fmt.Errorf("reference at version %d: %w", v, err)
 	}
-	return snap, nil
+	return snap, true, nil
+}
+
+// isConnError reports whether err is a failure of the connection rather
+// than an error the server returned for the SQL.
+func isConnError(err error) bool {
+	var pgErr *pgconn.PgError
+	return !errors.As(err, &pgErr)
 }
 
 // applyUps runs the up sections of set's migrations up to version v, in one

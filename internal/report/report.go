@@ -23,12 +23,15 @@ const (
 	StatusCancelled  Status = "cancelled"   // the run was interrupted
 	StatusLocked     Status = "locked"      // another run holds the target's lock
 	StatusPending    Status = "pending"     // plan/status: migrations are waiting
+	StatusClean      Status = "clean"       // drift: the target is what the migration set says
+	StatusDrifted    Status = "drifted"     // drift: findings below
+	StatusError      Status = "error"       // drift: the target could not be inspected
 )
 
 // Failed reports whether s makes a run exit non-zero.
 func (s Status) Failed() bool {
 	switch s {
-	case StatusRolledBack, StatusFailed, StatusSkipped, StatusCancelled, StatusLocked:
+	case StatusRolledBack, StatusFailed, StatusSkipped, StatusCancelled, StatusLocked, StatusError:
 		return true
 	}
 	return false
@@ -43,6 +46,7 @@ type Report struct {
 	StartedAt     time.Time `json:"started_at"`
 	DurationMS    int64     `json:"duration_ms"`
 	Summary       Summary   `json:"summary"`
+	Notes         []string  `json:"notes,omitempty"` // run-wide remarks, e.g. how drift built its reference
 	Targets       []Target  `json:"targets"`
 }
 
@@ -58,6 +62,9 @@ type Summary struct {
 	Cancelled  int `json:"cancelled"`
 	Locked     int `json:"locked"`
 	Pending    int `json:"pending,omitempty"`
+	Clean      int `json:"clean,omitempty"`
+	Drifted    int `json:"drifted,omitempty"`
+	Errors     int `json:"error,omitempty"`
 }
 
 // Target is the outcome of one target.
@@ -71,8 +78,26 @@ type Target struct {
 	Pending     []Migration `json:"pending,omitempty"`
 	Reverted    []Migration `json:"reverted,omitempty"` // undone by compensation or --rollback-on-halt
 	Attempts    int         `json:"attempts,omitempty"` // transaction attempts, when retried after a lock timeout or deadlock
+	Findings    []Finding   `json:"findings,omitempty"` // drift
 	Error       *Error      `json:"error,omitempty"`
 	DurationMS  int64       `json:"duration_ms"`
+}
+
+// Finding is one way a target differs from what the migration set says.
+type Finding struct {
+	Kind   string `json:"kind"`   // pending, unknown_version, gap, uninitialized, checksum_mismatch, schema
+	Object string `json:"object"` // "column users.nickname", "version 3"
+	Detail string `json:"detail"` // "unexpected", "type text, expected character varying(512)"
+}
+
+// Drifted reports whether any target drifted.
+func (r *Report) Drifted() bool {
+	for _, t := range r.Targets {
+		if t.Status == StatusDrifted {
+			return true
+		}
+	}
+	return false
 }
 
 // Migration names one migration in a target's result. DurationMS is set for
@@ -141,6 +166,12 @@ func Summarize(targets []Target) Summary {
 			s.Locked++
 		case StatusPending:
 			s.Pending++
+		case StatusClean:
+			s.Clean++
+		case StatusDrifted:
+			s.Drifted++
+		case StatusError:
+			s.Errors++
 		}
 	}
 	return s
