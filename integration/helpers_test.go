@@ -242,12 +242,14 @@ type Report struct {
 	StartedAt     time.Time      `json:"started_at"`
 	DurationMS    int64          `json:"duration_ms"`
 	Summary       map[string]int `json:"summary"`
+	Notes         []string       `json:"notes"`
 	Targets       []TargetResult `json:"targets"`
 }
 
 // TargetResult mirrors one target of the JSON report.
 type TargetResult struct {
 	Name        string `json:"name"`
+	Wave        string `json:"wave"`
 	Status      string `json:"status"`
 	FromVersion int64  `json:"from_version"`
 	ToVersion   int64  `json:"to_version"`
@@ -257,9 +259,18 @@ type TargetResult struct {
 		DurationMS *int64 `json:"duration_ms"`
 	} `json:"applied"`
 	Pending []struct {
-		Version int64  `json:"version"`
-		Name    string `json:"name"`
+		Version    int64    `json:"version"`
+		Name       string   `json:"name"`
+		DurationMS *int64   `json:"duration_ms"`
+		Statements []string `json:"statements"`
+		Note       string   `json:"note"`
 	} `json:"pending"`
+	// Reverted lists migrations undone by compensation or --rollback-on-halt.
+	Reverted []struct {
+		Version    int64  `json:"version"`
+		Name       string `json:"name"`
+		DurationMS *int64 `json:"duration_ms"`
+	} `json:"reverted"`
 	Error *struct {
 		Version  int64  `json:"version"`
 		Name     string `json:"name"`
@@ -269,7 +280,19 @@ type TargetResult struct {
 		Line     int    `json:"line"`
 		Detail   string `json:"detail"`
 		Hint     string `json:"hint"`
+		// Remedy says what a person must do about a `failed` target.
+		Remedy string `json:"remedy"`
+		// BlockedBy names the session that held the lock a statement
+		// timed out on (its application_name and query).
+		BlockedBy string `json:"blocked_by"`
 	} `json:"error"`
+	// Attempts is how many times the target's transaction was tried.
+	Attempts int `json:"attempts"`
+	Findings []struct {
+		Kind   string `json:"kind"`
+		Object string `json:"object"`
+		Detail string `json:"detail"`
+	} `json:"findings"`
 	DurationMS int64 `json:"duration_ms"`
 }
 

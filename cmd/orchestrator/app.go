@@ -98,6 +98,21 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				},
 			},
 			{
+				Name:      "drift",
+				Usage:     "check every target against the migration set: versions, checksums and schema (read-only)",
+				UsageText: "orchestrator drift --fleet fleet.yaml [--scratch-dsn URL] [--prometheus FILE]",
+				Description: "Exit 0 clean, 3 drift found, 1 when a target could not be inspected.\nExample (cron):\n" +
+					"   orchestrator drift --fleet fleet.yaml --quiet --format json --report /var/lib/orchestrator/drift.json \\\n" +
+					"     --prometheus /var/lib/node_exporter/textfile/orchestrator_drift.prom",
+				Flags: append(append([]cli.Flag{}, common...),
+					&cli.StringFlag{Name: "scratch-dsn", EnvVars: []string{"ORCH_SCRATCH_DSN"},
+						Usage: "server where reference schemas are built in scratch databases (default: the first target's server)"},
+					&cli.StringFlag{Name: "prometheus", Usage: "also write a node_exporter textfile with drift and version gauges (atomically)"}),
+				Action: func(c *cli.Context) error {
+					return runDrift(c.Context, bindRun(c, stdout, stderr, lookup), c.String("scratch-dsn"), c.String("prometheus"))
+				},
+			},
+			{
 				Name:        "targets",
 				Usage:       "list the resolved targets with their labels, DSNs redacted (offline)",
 				UsageText:   "orchestrator targets --fleet fleet.yaml",

@@ -1,14 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/orchestrator-dev/orchestrator/internal/demo"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
@@ -62,6 +62,22 @@ func runPlan(ctx context.Context, o runOptions, withSQL, verify bool) error {
 		return err
 	}
 	return finish(ctx, o, p.format, p.runner.Plan(ctx, p.fleet.Targets, runner.PlanOptions{To: p.to, SQL: withSQL, Verify: verify}))
+}
+
+func runDrift(ctx context.Context, o runOptions, scratch, promPath string) error {
+	p, err := prepare(o)
+	if err != nil {
+		return err
+	}
+	rep := p.runner.Drift(ctx, p.fleet.Targets, runner.DriftOptions{ScratchDSN: scratch})
+	if promPath != "" {
+		err := report.WriteFileAtomic(promPath, func(w io.Writer) error { return report.WritePrometheus(w, rep, time.Now()) })
+		if err != nil {
+			fmt.Fprintf(o.stderr, "error: writing %s: %v\n", promPath, err)
+			return exitError{exitFailed}
+		}
+	}
+	return finish(ctx, o, p.format, rep)
 }
 
 func runTargets(_ context.Context, o runOptions) error {
@@ -314,7 +330,7 @@ func finish(ctx context.Context, o runOptions, format report.Format, rep *report
 		return exitError{exitFailed}
 	}
 	if o.reportPath != "" {
-		if err := writeFileAtomic(o.reportPath, rep); err != nil {
+		if err := report.WriteFileAtomic(o.reportPath, func(w io.Writer) error { return report.WriteJSON(w, rep) }); err != nil {
 			fmt.Fprintf(o.stderr, "error: writing the report to %s: %v\n", o.reportPath, err)
 			return exitError{exitFailed}
 		}
@@ -324,28 +340,8 @@ func finish(ctx context.Context, o runOptions, format report.Format, rep *report
 		return exitError{exitInterrupted}
 	case !rep.OK():
 		return exitError{exitFailed}
+	case rep.Drifted():
+		return exitError{exitDrift}
 	}
 	return nil
-}
-
-// writeFileAtomic writes the JSON report through a temporary file and a
-// rename, so a reader never sees half a report.
-func writeFileAtomic(path string, rep *report.Report) error {
-	var buf bytes.Buffer
-	if err := report.WriteJSON(&buf, rep); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

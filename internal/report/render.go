@@ -15,12 +15,14 @@ type Format string
 
 // Output formats.
 const (
-	FormatTable Format = "table"
-	FormatJSON  Format = "json"
+	FormatTable    Format = "table"
+	FormatJSON     Format = "json"
+	FormatJUnit    Format = "junit"    // JUnit XML for CI test reporters, one test case per target
+	FormatMarkdown Format = "markdown" // GitHub-flavoured markdown for a pull-request comment
 )
 
 // Formats lists the accepted --format values.
-var Formats = []Format{FormatTable, FormatJSON}
+var Formats = []Format{FormatTable, FormatJSON, FormatJUnit, FormatMarkdown}
 
 // ParseFormat checks a --format value.
 func ParseFormat(s string) (Format, error) {
@@ -43,6 +45,10 @@ func Write(w io.Writer, f Format, r *Report) error {
 		return WriteJSON(w, r)
 	case FormatTable:
 		return WriteTable(w, r)
+	case FormatJUnit:
+		return WriteJUnit(w, r)
+	case FormatMarkdown:
+		return WriteMarkdown(w, r)
 	}
 	return fmt.Errorf("unknown format %q", f)
 }
@@ -230,6 +236,13 @@ func summaryLine(s Summary) string {
 	add(s.Locked, "locked")
 	add(s.Skipped, "skipped")
 	add(s.Cancelled, "cancelled")
+	add(s.Clean, "clean")
+	add(s.Drifted, "drifted")
+	if s.Errors == 1 {
+		add(s.Errors, "error")
+	} else {
+		add(s.Errors, "errors")
+	}
 	return strings.Join(parts, ", ")
 }
 

@@ -1,7 +1,10 @@
 // Package report owns the result model of a run (one Report, one Target per
 // fleet target) and renders it: JSON (a stable schema that tools and cron jobs
-// read) and an aligned table for people. Renderers are pure functions of the
-// model.
+// read), an aligned table for people, JUnit XML for CI test reporters,
+// markdown for a pull-request comment, and the Prometheus text format for
+// node_exporter's textfile collector. Renderers are pure functions of the
+// model; WriteFileAtomic puts a rendering in a file without a reader ever
+// seeing half of it.
 package report
 
 import "time"

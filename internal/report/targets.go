@@ -18,15 +18,22 @@ type TargetInfo struct {
 	Origin string            `json:"origin"`
 }
 
-// WriteTargets renders the resolved target list.
+// WriteTargets renders the resolved target list in format f: a table
+// (also for an unnamed format), JSON, a markdown table, or JUnit XML with one
+// passing test case per target.
 func WriteTargets(w io.Writer, f Format, list []TargetInfo) error {
-	if f == FormatJSON {
+	switch f {
+	case FormatJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			SchemaVersion int          `json:"schema_version"`
 			Targets       []TargetInfo `json:"targets"`
 		}{SchemaVersion, list})
+	case FormatMarkdown:
+		return writeTargetsMarkdown(w, list)
+	case FormatJUnit:
+		return writeTargetsJUnit(w, list)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tLABELS\tDSN\tDEFINED AT")
