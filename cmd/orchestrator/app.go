@@ -22,7 +22,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 
 func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 	common := commonFlags()
-	return &cli.App{
+	app := &cli.App{
 		Name:      "orchestrator",
 		Usage:     "bring a fleet of PostgreSQL tenant databases to one schema version",
 		Version:   version(),
@@ -31,9 +31,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 		// Exit codes are decided in one place (exitCode); urfave/cli must not
 		// call os.Exit on its own.
 		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{err.Error()}
-		},
+		OnUsageError:   onUsageError,
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(stderr, "error: unknown command %q; run `orchestrator help` for the list\n", name)
 		},
@@ -55,7 +53,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				UsageText:   "orchestrator down --fleet fleet.yaml --to V",
 				Description: "--to is required: 0 reverts everything.\nExample:\n   orchestrator down --fleet fleet.yaml --to 2 --report down.json",
 				Flags: append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
-					&cli.Int64Flag{Name: "to", Required: true, Usage: "version to roll back to (required; 0 reverts everything)"}),
+					&cli.Int64Flag{Name: "to", Usage: "version to roll back to (required; 0 reverts everything)"}),
 				Action: func(c *cli.Context) error { return runDown(c.Context, bindRun(c, stdout, stderr, lookup)) },
 			},
 			{
@@ -122,6 +120,16 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 			},
 		},
 	}
+	for _, c := range app.Commands {
+		// A bad flag value is an error on stderr (exit 2), not a help page
+		// on stdout, which carries reports only.
+		c.OnUsageError = onUsageError
+	}
+	return app
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	return usageError{err.Error()}
 }
 
 // version is the module version the binary was built from.

@@ -60,13 +60,13 @@ func commonFlags() []cli.Flag {
 	return append(targetFlags(),
 		&cli.StringFlag{Name: "migrations", Aliases: []string{"m"}, EnvVars: []string{"ORCH_MIGRATIONS"},
 			Usage: "migration directory, goose or golang-migrate layout (default: the set built into the binary)"},
-		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Usage: "targets in flight at once (default: the fleet's parallelism, else 8)"},
+		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, DefaultText: "the fleet's parallelism, else 8", Usage: "targets in flight at once"},
 		&cli.StringFlag{Name: "report", EnvVars: []string{"ORCH_REPORT"}, Usage: "also write the JSON report to this file"},
-		&cli.DurationFlag{Name: flagLockTimeout, Usage: "PostgreSQL lock_timeout for each statement (default: fleet's, else 5s)"},
-		&cli.DurationFlag{Name: flagStatementTimeout, Usage: "PostgreSQL statement_timeout (default: fleet's, else 30m)"},
-		&cli.DurationFlag{Name: flagConnectTimeout, Usage: "time to connect to a target (default: fleet's, else 10s)"},
-		&cli.DurationFlag{Name: flagLockWait, Usage: "how long to wait for a target held by another run (default: fleet's, else 30s)"},
-		&cli.DurationFlag{Name: flagTimeout, Usage: "whole time budget per target (default: fleet's, else none)"},
+		&cli.DurationFlag{Name: flagLockTimeout, DefaultText: "fleet's lock_timeout, else 5s", Usage: "PostgreSQL lock_timeout for each statement"},
+		&cli.DurationFlag{Name: flagStatementTimeout, DefaultText: "fleet's statement_timeout, else 30m", Usage: "PostgreSQL statement_timeout"},
+		&cli.DurationFlag{Name: flagConnectTimeout, DefaultText: "fleet's connect_timeout, else 10s", Usage: "time to connect to a target"},
+		&cli.DurationFlag{Name: flagLockWait, DefaultText: "fleet's lock_wait, else 30s", Usage: "how long to wait for a target held by another run, then report it locked"},
+		&cli.DurationFlag{Name: flagTimeout, DefaultText: "fleet's timeout, else none", Usage: "whole time budget per target"},
 	)
 }
 

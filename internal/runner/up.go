@@ -123,7 +123,13 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 
 	status := report.StatusRolledBack
 	var remedy string
-	if len(out.steps) > 0 || out.partial != nil {
+	switch {
+	case out.partial != nil:
+		// What a half-run NO TRANSACTION file left behind is unknown: its
+		// down section was written for the whole file, so running it is a
+		// guess. Nothing more is touched; a person decides.
+		status, remedy = report.StatusFailed, partialRemedy(out)
+	case len(out.steps) > 0:
 		reverted, rem := r.compensate(ctx, t, sess, ex, out)
 		res.Reverted, remedy = reverted, rem
 		if remedy != "" {
@@ -171,14 +177,6 @@ func (r *Runner) compensate(ctx context.Context, t fleet.Target, sess *session, 
 		defer conn.close()
 	}
 	var reverted []report.Migration
-	if p := out.partial; p != nil {
-		undo := ex.run(cctx, []step{p.step.inverse()})
-		if undo.err != nil {
-			return reverted, fmt.Sprintf("migration %s (NO TRANSACTION) stopped after %d of %d statements and its %s section failed too (%s): "+
-				"remove what its statements left (an INVALID index, say: see pg_index.indisvalid), then run `orchestrator down --to %d` for this target",
-				p.step.m.Name, p.ran, p.total, direction(!p.step.down), t.Scrub(undo.err.Error()), versionBefore(out.steps, p.step))
-		}
-	}
 	inverse := make([]step, 0, len(out.steps))
 	for i := len(out.steps) - 1; i >= 0; i-- {
 		inverse = append(inverse, out.steps[i].inverse())
@@ -258,12 +256,24 @@ func undoCommand(left []step) string {
 	return fmt.Sprintf("up --to %d", left[len(left)-1].m.Version)
 }
 
-// versionBefore is the version a target had before step s of a run.
-func versionBefore(done []step, s step) int64 {
-	if len(done) > 0 {
-		return done[0].m.Version - 1
+// partialRemedy tells a person how to finish after a NO TRANSACTION file
+// stopped halfway.
+func partialRemedy(out outcome) string {
+	p := out.partial
+	var b strings.Builder
+	fmt.Fprintf(&b, "migration %s (NO TRANSACTION, %s) stopped after %d of %d statements and is not recorded as applied; "+
+		"what its first %d statement(s) did is still there", p.step.m.Name, direction(p.step.down), p.ran, p.total, p.ran)
+	if p.ran == 0 {
+		b.Reset()
+		fmt.Fprintf(&b, "migration %s (NO TRANSACTION, %s) failed in its first statement and is not recorded as applied; "+
+			"a failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind (see pg_index.indisvalid)", p.step.m.Name, direction(p.step.down))
 	}
-	return s.m.Version - 1
+	if len(out.steps) > 0 {
+		fmt.Fprintf(&b, "; this run also %s: %s", map[bool]string{false: "applied", true: "reverted"}[p.step.down], describeSteps(out.steps))
+	}
+	fmt.Fprintf(&b, ". Remove what the file left (its %s section shows what it creates), then run `orchestrator %s` again for this target",
+		direction(!p.step.down), direction(p.step.down))
+	return b.String()
 }
 
 func joinRemedy(a, b string) string {
