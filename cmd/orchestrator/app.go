@@ -111,6 +111,24 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				},
 			},
 			{
+				Name:  "report",
+				Usage: "work with JSON reports",
+				Subcommands: []*cli.Command{{
+					Name:        "merge",
+					Usage:       "combine the JSON reports of shards of one run into one report (exit code of the merged outcome)",
+					UsageText:   "orchestrator report merge [--format F] [--report FILE] shard-0.json shard-1.json ...",
+					Description: "Example:\n   orchestrator report merge --report up.json reports/shard-*.json",
+					Flags: []cli.Flag{
+						&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout format: table, json, junit or markdown"},
+						&cli.StringFlag{Name: "report", Usage: "also write the merged JSON report to this file"},
+					},
+					OnUsageError: onUsageError,
+					Action: func(c *cli.Context) error {
+						return runMerge(c.Context, bindRun(c, stdout, stderr, lookup), c.Args().Slice())
+					},
+				}},
+			},
+			{
 				Name:        "targets",
 				Usage:       "list the resolved targets with their labels, DSNs redacted (offline)",
 				UsageText:   "orchestrator targets --fleet fleet.yaml",

@@ -80,6 +80,34 @@ func runDrift(ctx context.Context, o runOptions, scratch, promPath string) error
 	return finish(ctx, o, p.format, rep)
 }
 
+func runMerge(ctx context.Context, o runOptions, files []string) error {
+	format, err := report.ParseFormat(o.format)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if len(files) == 0 {
+		return usagef("report merge needs the JSON report files of the shards")
+	}
+	var reps []*report.Report
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		rep, err := report.Read(f)
+		f.Close()
+		if err != nil {
+			return usagef("%s: %v", name, err)
+		}
+		reps = append(reps, rep)
+	}
+	merged, err := report.Merge(reps)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	return finish(ctx, o, format, merged)
+}
+
 func runTargets(_ context.Context, o runOptions) error {
 	format, err := report.ParseFormat(o.format)
 	if err != nil {
