@@ -10,8 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/orchestrator-dev/orchestrator/internal/demo"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/progress"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/runner"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
@@ -30,7 +33,7 @@ type prepared struct {
 }
 
 func runUp(ctx context.Context, o runOptions) error {
-	p, err := prepare(o)
+	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -41,7 +44,7 @@ func runDown(ctx context.Context, o runOptions) error {
 	if !o.toSet {
 		return usagef("down needs --to V: the version to roll back to (0 reverts everything)")
 	}
-	p, err := prepare(o)
+	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -49,7 +52,7 @@ func runDown(ctx context.Context, o runOptions) error {
 }
 
 func runStatus(ctx context.Context, o runOptions) error {
-	p, err := prepare(o)
+	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -57,7 +60,7 @@ func runStatus(ctx context.Context, o runOptions) error {
 }
 
 func runPlan(ctx context.Context, o runOptions, withSQL, verify bool) error {
-	p, err := prepare(o)
+	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -65,7 +68,7 @@ func runPlan(ctx context.Context, o runOptions, withSQL, verify bool) error {
 }
 
 func runDrift(ctx context.Context, o runOptions, scratch, promPath string) error {
-	p, err := prepare(o)
+	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -108,12 +111,12 @@ func runMerge(ctx context.Context, o runOptions, files []string) error {
 	return finish(ctx, o, format, merged)
 }
 
-func runTargets(_ context.Context, o runOptions) error {
+func runTargets(ctx context.Context, o runOptions) error {
 	format, err := report.ParseFormat(o.format)
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	fl, err := loadFleet(o)
+	fl, err := resolveFleet(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -146,16 +149,18 @@ func runDemo(ctx context.Context, o runOptions, d demo.Options) error {
 }
 
 // prepare validates every input of a command that runs over targets.
-func prepare(o runOptions) (*prepared, error) {
+func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 	format, err := report.ParseFormat(o.format)
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
-	fl, err := loadFleet(o)
+	// The migration set and the fleet file are checked before discovery
+	// opens its first connection.
+	set, err := loadSet(o.migrationsDir)
 	if err != nil {
 		return nil, err
 	}
-	set, err := loadSet(o.migrationsDir)
+	fl, err := resolveFleet(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -211,40 +216,88 @@ func prepare(o runOptions) (*prepared, error) {
 		Retries:        retries,
 		RollbackOnHalt: o.rollbackHalt,
 		Logger:         newLogger(o),
+		Observer:       newProgress(o),
 	})
 	return p, err
 }
 
-// loadFleet reads the fleet and narrows it to the selected targets and
-// shard.
+// loadFleet reads the fleet offline (its discover sources are not asked)
+// and narrows it to the selected targets and shard.
 func loadFleet(o runOptions) (*fleet.Fleet, error) {
+	sel, err := parseSelection(o)
+	if err != nil {
+		return nil, err
+	}
 	fl, err := readFleet(o)
 	if err != nil {
 		return nil, err
 	}
-	var sels []fleet.Selector
-	for _, s := range o.selectors {
-		sel, err := fleet.ParseSelector(s)
-		if err != nil {
-			return nil, usagef("--select %s: %v", s, err)
-		}
-		sels = append(sels, sel)
-	}
-	selected, err := fleet.Select(fl.Targets, sels, o.globs)
+	return sel.apply(fl)
+}
+
+// resolveFleet reads the fleet, asks its discover sources for their
+// targets, and narrows the result to the selected targets and shard. Every
+// input is checked before discovery opens its first connection; selection
+// and sharding come after it, so every shard of a run sees the same fleet
+// whatever order discovery returned it in.
+func resolveFleet(ctx context.Context, o runOptions) (*fleet.Fleet, error) {
+	sel, err := parseSelection(o)
 	if err != nil {
-		return nil, usagef("--target: %v", err)
+		return nil, err
 	}
-	if len(selected) == 0 {
-		return nil, usagef("no target of the fleet matches --select %s --target %s",
-			strings.Join(o.selectors, " --select "), strings.Join(o.globs, " --target "))
+	fl, err := readFleet(o)
+	if err != nil {
+		return nil, err
+	}
+	if fl, err = fleet.Discover(ctx, fl); err != nil {
+		return nil, err
+	}
+	return sel.apply(fl)
+}
+
+// selection is what --select, --target and --shard choose.
+type selection struct {
+	flags        runOptions
+	selectors    []fleet.Selector
+	shard, count int // count 0: no sharding
+}
+
+func parseSelection(o runOptions) (selection, error) {
+	sel := selection{flags: o}
+	for _, s := range o.selectors {
+		parsed, err := fleet.ParseSelector(s)
+		if err != nil {
+			return sel, usagef("--select %s: %v", s, err)
+		}
+		sel.selectors = append(sel.selectors, parsed)
+	}
+	if _, err := fleet.Select(nil, nil, o.globs); err != nil {
+		return sel, usagef("--target: %v", err)
 	}
 	if o.shard != "" {
 		jobIndex, _ := o.lookup(fleet.JobIndexEnv)
 		i, n, err := fleet.ParseShard(o.shard, jobIndex)
 		if err != nil {
-			return nil, usagef("--shard %s: %v", o.shard, err)
+			return sel, usagef("--shard %s: %v", o.shard, err)
 		}
-		selected = fleet.Shard(selected, i, n)
+		sel.shard, sel.count = i, n
+	}
+	return sel, nil
+}
+
+// apply narrows fl to the selection. Selecting nothing is a mistake worth
+// stopping for; a shard that gets nothing of a small fleet is not.
+func (sel selection) apply(fl *fleet.Fleet) (*fleet.Fleet, error) {
+	selected, err := fleet.Select(fl.Targets, sel.selectors, sel.flags.globs)
+	if err != nil {
+		return nil, usagef("--target: %v", err)
+	}
+	if len(selected) == 0 {
+		return nil, usagef("no target of the fleet matches --select %s --target %s",
+			strings.Join(sel.flags.selectors, " --select "), strings.Join(sel.flags.globs, " --target "))
+	}
+	if sel.count > 0 {
+		selected = fleet.Shard(selected, sel.shard, sel.count)
 	}
 	fl.Targets = selected
 	return fl, nil
@@ -339,12 +392,29 @@ func settings(d fleet.Defaults, o runOptions) runner.Settings {
 	return s
 }
 
+// newProgress is the live bar on a terminal; nothing elsewhere, where the
+// log's one line per finished target is the progress.
+func newProgress(o runOptions) runner.Observer {
+	if o.verbose {
+		return nil
+	}
+	return progress.New(o.stderr, isTerminal(o.stderr), o.quiet)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 func newLogger(o runOptions) *slog.Logger {
 	level := slog.LevelInfo
 	switch {
 	case o.verbose:
 		level = slog.LevelDebug
-	case o.quiet:
+	case o.quiet, isTerminal(o.stderr):
+		// On a terminal the live bar shows progress; per-target lines would
+		// only scroll it away. Warnings (failed targets) still print.
 		level = slog.LevelWarn
 	}
 	return slog.New(slog.NewTextHandler(o.stderr, &slog.HandlerOptions{Level: level}))

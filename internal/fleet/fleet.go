@@ -40,8 +40,14 @@ func BuiltinDefaults() Defaults {
 type Fleet struct {
 	Path     string   // file it came from ("" for --dsn)
 	Defaults Defaults // BuiltinDefaults overlaid with the file's defaults
-	Targets  []Target // in file order; at least one
-	Waves    []Wave   // in file order; nil when the file has none (see AssignWaves)
+	// Targets are the targets the file lists, in file order; at least one
+	// unless Discover has sources. Discover returns a Fleet whose Targets
+	// also hold the discovered ones.
+	Targets []Target
+	// Discover holds the file's discover sources, in file order; nil when
+	// it has none, and in a Fleet returned by Discover.
+	Discover []DiscoverySource
+	Waves    []Wave // in file order; nil when the file has none (see AssignWaves)
 }
 
 // Parse reads a fleet file from r and validates all of it. path names the

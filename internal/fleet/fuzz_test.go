@@ -38,6 +38,8 @@ func FuzzParse(f *testing.F) {
 		"targets: [{name: a, dsn: postgres://db/a, labels: {t: c}}, {name: b, dsn: postgres://db/b}]\nwaves:\n  - {name: c, select: {t: c}, max_failures: 0}\n  - {name: rest, max_failures: 2%}\n",
 		"targets: [{name: a, dsn: postgres://db/a}]\nwaves:\n  - {name: x, select: {t: c}}\n  - {name: x, selct: {}}\n  - {max_failures: ${PAR}%}\n  - name: y\n  - name: z\n",
 		"targets: [{name: a, dsn: postgres://db/a}]\nwaves:\n  - &w {name: w, select: &s {t: c}}\n  - {name: v, select: *s}\n  - *w\n",
+		"discover:\n  - server: postgres://u:${PW}@h/postgres\n    databases: tenant_%\n    labels: {tier: main}\n  - {name: shared, server: 'host=h dbname=app', schemas: 't\\_%'}\n  - {server: postgres://h/catalog, query: SELECT name, dsn FROM tenants}\n",
+		"targets: []\ndiscover:\n  - server: ${NOPE}\n    databases: ''\n    schemas: [x]\n  - {name: a, databse: x}\n  - {name: a, server: postgres://h/db, query: 'SELECT 1', databases: x}\n  - 7\n",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -71,8 +73,17 @@ func FuzzParse(f *testing.F) {
 			_ = fe.Error()
 			return
 		}
-		if fl == nil || len(fl.Targets) == 0 {
-			t.Fatalf("no error, but no targets: %+v", fl)
+		if fl == nil || len(fl.Targets) == 0 && len(fl.Discover) == 0 {
+			t.Fatalf("no error, but no targets and no discover sources: %+v", fl)
+		}
+		for i, s := range fl.Discover {
+			if s.Server == "" || s.Labels == nil {
+				t.Fatalf("discover[%d] has no server or nil labels", i)
+			}
+			if n := btoi(s.Databases != "") + btoi(s.Schemas != "") + btoi(s.Query != ""); n != 1 {
+				t.Fatalf("discover[%d] has %d of databases, schemas and query", i, n)
+			}
+			checkSecretHidden(t, Target{Name: s.Label(), DSN: s.Server})
 		}
 		for i, tg := range fl.Targets {
 			if tg.Name == "" || tg.DSN == "" {
@@ -130,4 +141,11 @@ func checkWavesPartition(t *testing.T, fl *Fleet) {
 	if len(seen) != len(fl.Targets) {
 		t.Fatalf("the waves hold %d of %d targets", len(seen), len(fl.Targets))
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

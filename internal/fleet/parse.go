@@ -9,7 +9,7 @@ import (
 
 // The keys each mapping of a fleet file may hold, in the order they are
 // listed in messages. Functions, not variables: no package state to mutate.
-func topKeys() []string { return []string{"defaults", "targets", "waves"} }
+func topKeys() []string { return []string{"defaults", "targets", "discover", "waves"} }
 
 func defaultKeys() []string {
 	return []string{"parallelism", "lock_timeout", "statement_timeout", "connect_timeout",
@@ -20,7 +20,7 @@ func targetKeys() []string { return []string{"name", "dsn", "labels"} }
 
 const (
 	durationHint = "use e.g. 500ms, 2s, 5m"
-	noTargets    = `no targets (add a "targets:" list; each entry needs a name and a dsn)`
+	noTargets    = `no targets (add a "targets:" list, each entry with a name and a dsn, or a "discover:" list)`
 )
 
 // walker walks one fleet file's yaml.Node tree, collecting every problem.
@@ -54,9 +54,18 @@ func (w *walker) file(data []byte) *Fleet {
 	if d, ok := fields["defaults"]; ok {
 		f.Defaults = w.defaults(d.val)
 	}
+	// A fleet may consist of discover sources alone; a discover key with
+	// anything but an empty list in it counts, so that a malformed one is
+	// not also reported as missing targets.
+	d, hasDiscover := fields["discover"]
+	if hasDiscover {
+		l := deref(d.val)
+		hasDiscover = l != nil && !isNull(l) && (l.Kind != yaml.SequenceNode || len(l.Content) > 0)
+		f.Discover = w.discover(d)
+	}
 	if t, ok := fields["targets"]; ok {
-		f.Targets = w.targets(t)
-	} else {
+		f.Targets = w.targets(t, hasDiscover)
+	} else if !hasDiscover {
 		w.probs.add(0, noTargets)
 	}
 	if wv, ok := fields["waves"]; ok {

@@ -228,7 +228,7 @@ func TestParseWithoutPath(t *testing.T) {
 		t.Errorf("Origin = %q, want %q", got, "line 2")
 	}
 	_, err = Parse(strings.NewReader("targets: []\n"), "", nil)
-	if got, want := asError(t, err).Error(), `line 1: no targets (add a "targets:" list; each entry needs a name and a dsn)`; got != want {
+	if got, want := asError(t, err).Error(), `line 1: no targets (add a "targets:" list, each entry with a name and a dsn, or a "discover:" list)`; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }

@@ -51,11 +51,11 @@ targets:
     dsn: postgres://db1/acme
 wave:
   - name: canary
-discover: []
+discovery: []
 targetz: []
 `,
 			want: `fleet.yaml:4: unknown key "wave" at top level (did you mean "waves"?)
-fleet.yaml:6: unknown key "discover" at top level (known keys: defaults, targets, waves)
+fleet.yaml:6: unknown key "discovery" at top level (did you mean "discover"?)
 fleet.yaml:7: unknown key "targetz" at top level (did you mean "targets"?)`,
 		},
 		{
@@ -261,27 +261,27 @@ targets: []
 		{
 			name: "empty file",
 			src:  "",
-			want: `fleet.yaml: no targets (add a "targets:" list; each entry needs a name and a dsn)`,
+			want: `fleet.yaml: no targets (add a "targets:" list, each entry with a name and a dsn, or a "discover:" list)`,
 		},
 		{
 			name: "comments only",
 			src:  "# nothing yet\n\n",
-			want: `fleet.yaml: no targets (add a "targets:" list; each entry needs a name and a dsn)`,
+			want: `fleet.yaml: no targets (add a "targets:" list, each entry with a name and a dsn, or a "discover:" list)`,
 		},
 		{
 			name: "defaults only",
 			src:  "defaults:\n  parallelism: 2\n",
-			want: `fleet.yaml: no targets (add a "targets:" list; each entry needs a name and a dsn)`,
+			want: `fleet.yaml: no targets (add a "targets:" list, each entry with a name and a dsn, or a "discover:" list)`,
 		},
 		{
 			name: "empty targets list",
 			src:  "defaults: {}\ntargets: []\n",
-			want: `fleet.yaml:2: no targets (add a "targets:" list; each entry needs a name and a dsn)`,
+			want: `fleet.yaml:2: no targets (add a "targets:" list, each entry with a name and a dsn, or a "discover:" list)`,
 		},
 		{
 			name: "null targets",
 			src:  "targets:\n",
-			want: `fleet.yaml:1: no targets (add a "targets:" list; each entry needs a name and a dsn)`,
+			want: `fleet.yaml:1: no targets (add a "targets:" list, each entry with a name and a dsn, or a "discover:" list)`,
 		},
 		{
 			name: "file is a list",
@@ -438,7 +438,7 @@ targets:
   - <<: *base
     name: acme
 `,
-			want: `fleet.yaml:1: unknown key "base" at top level (known keys: defaults, targets, waves)
+			want: `fleet.yaml:1: unknown key "base" at top level (known keys: defaults, targets, discover, waves)
 fleet.yaml:4: merge keys ("<<") are not supported in targets[0]; write the keys out
 fleet.yaml:4: target "acme" has no dsn`,
 		},

@@ -43,8 +43,14 @@ func aliasesFor(key string) []string {
 	case "parallel", "concurrency", "jobs", "workers":
 		return []string{"parallelism"}
 	case "url", "uri", "database_url", "connection_string", "conn", "connstring":
-		return []string{"dsn"}
-	case "target":
+		return []string{"dsn", "server"}
+	case "dsn", "host", "cluster":
+		return []string{"server"}
+	case "sql", "catalog":
+		return []string{"query"}
+	case "discovery", "sources":
+		return []string{"discover"}
+	case "target", "tenants":
 		return []string{"targets"}
 	case "default", "settings":
 		return []string{"defaults"}

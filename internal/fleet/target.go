@@ -2,15 +2,22 @@ package fleet
 
 import (
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // maxNameLen bounds a target name, in bytes: names end up in reports, file
 // names and metric labels.
 const maxNameLen = 200
 
-// Target is one database the run migrates (later: one schema in a database).
+// Target is one database the run migrates, or one schema of a database
+// when tenants share a database (schema-per-tenant, see Schema).
 //
 // DSN is a secret: never print it, log it or put it in an error. Use
 // RedactedDSN to show where a target points and Scrub on any text that may
@@ -20,7 +27,43 @@ type Target struct {
 	Name   string
 	DSN    string            // ${VAR}-expanded; never print it: use RedactedDSN / Scrub
 	Labels map[string]string // never nil
-	Origin string            // where it was defined, e.g. "fleet.yaml:12" or "--dsn"
+	Origin string            // where it was defined, e.g. "fleet.yaml:12", "fleet.yaml:14 (databases tenant_%)" or "--dsn"
+
+	// Schema is the tenant's schema when tenants share a database: the
+	// version table, checksums and advisory lock live in it, and it leads the
+	// search_path. "" means the connection's default schema. It is a raw
+	// name (it may hold quotes, spaces, anything): use QuotedSchema in SQL.
+	// Every schema target of one server has that server's DSN.
+	Schema string
+}
+
+// QuotedSchema returns Schema as a quoted SQL identifier, safe to put in a
+// statement whatever the name holds; "" when Schema is "".
+func (t Target) QuotedSchema() string {
+	if t.Schema == "" {
+		return ""
+	}
+	return pgx.Identifier{t.Schema}.Sanitize()
+}
+
+// DatabaseKey identifies the database the target lives on, as
+// "host:port/database" from its DSN (the first host when there are
+// fallbacks): schema targets of one database share it, so the runner can
+// share their connections. It identifies a database, not credentials; two
+// targets with one key may still connect as different users. It returns ""
+// only when the DSN does not parse, which Parse, Single and Discover rule
+// out.
+func (t Target) DatabaseKey() string {
+	cfg, err := pgconn.ParseConfig(t.DSN)
+	if err != nil {
+		return ""
+	}
+	port := strconv.Itoa(int(cfg.Port))
+	hostPort := cfg.Host + ":" + port // a Unix socket directory
+	if !strings.HasPrefix(cfg.Host, "/") {
+		hostPort = net.JoinHostPort(cfg.Host, port)
+	}
+	return hostPort + "/" + cfg.Database
 }
 
 // RedactedDSN returns the target's DSN with its passwords replaced by

@@ -8,18 +8,23 @@ import (
 )
 
 // targets reads the targets list. Duplicate names are reported on the
-// second definition, pointing at the first.
-func (w *walker) targets(f field) []Target {
+// second definition, pointing at the first. An empty list is a problem
+// unless the file has discover sources (mayBeEmpty).
+func (w *walker) targets(f field, mayBeEmpty bool) []Target {
 	list := deref(f.val)
 	switch {
 	case list == nil || isNull(list):
-		w.probs.add(f.key.Line, noTargets)
+		if !mayBeEmpty {
+			w.probs.add(f.key.Line, noTargets)
+		}
 		return nil
 	case list.Kind != yaml.SequenceNode:
 		w.probs.addf(f.val.Line, "targets must be a list (each entry \"- name: ...\" with a dsn), got %s", kindOf(list))
 		return nil
 	case len(list.Content) == 0:
-		w.probs.add(f.val.Line, noTargets)
+		if !mayBeEmpty {
+			w.probs.add(f.val.Line, noTargets)
+		}
 		return nil
 	}
 	var out []Target

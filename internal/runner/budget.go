@@ -22,10 +22,22 @@ const tooManyConnectionsWait = 30 * time.Second
 // connection slot (SQLSTATE 53300): another client's burst should delay a
 // target, not fail it.
 func (r *Runner) open(ctx context.Context, t fleet.Target, readOnly bool) (*session, error) {
+	if t.Schema != "" {
+		return r.openSchema(ctx, t, readOnly)
+	}
+	return r.dial(ctx, t, readOnly)
+}
+
+// dial opens a new session to t's database.
+func (r *Runner) dial(ctx context.Context, t fleet.Target, readOnly bool) (*session, error) {
+	appName := AppName(t.Name)
+	if t.Schema != "" {
+		appName = AppName(t.DatabaseKey())
+	}
 	deadline := time.Now().Add(tooManyConnectionsWait)
 	pause := 100 * time.Millisecond
 	for {
-		s, err := connect(ctx, t, r.settings, readOnly)
+		s, err := connectAs(ctx, t, r.settings, readOnly, appName)
 		if err == nil || !tooManyConnections(err) || time.Now().Add(pause).After(deadline) {
 			return s, err
 		}

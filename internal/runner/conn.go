@@ -33,6 +33,8 @@ const maxIdentifierLen = 63
 type session struct {
 	db   *sql.DB
 	conn *sql.Conn
+	pool *pool   // where close returns the session; nil: close ends it
+	key  poolKey // the pool's key for it
 }
 
 // AppName is the application_name the tool's sessions carry for target name.
@@ -49,6 +51,11 @@ func AppName(target string) string {
 // are sent as startup parameters, which costs no extra round trip and holds
 // for every statement of the session, including those goose issues.
 func connect(ctx context.Context, t fleet.Target, s Settings, readOnly bool) (*session, error) {
+	return connectAs(ctx, t, s, readOnly, AppName(t.Name))
+}
+
+// connectAs is connect with a given application_name.
+func connectAs(ctx context.Context, t fleet.Target, s Settings, readOnly bool, appName string) (*session, error) {
 	cfg, err := pgx.ParseConfig(t.DSN)
 	if err != nil {
 		// The fleet was validated before the run; this only happens if a DSN
@@ -59,7 +66,7 @@ func connect(ctx context.Context, t fleet.Target, s Settings, readOnly bool) (*s
 		cfg.ConnectTimeout = s.ConnectTimeout
 	}
 	params := cfg.RuntimeParams
-	params["application_name"] = AppName(t.Name)
+	params["application_name"] = appName
 	params["lock_timeout"] = millis(s.LockTimeout)
 	params["statement_timeout"] = millis(s.StatementTimeout)
 	params["idle_in_transaction_session_timeout"] = millis(s.IdleInTransactionTimeout)
@@ -87,8 +94,20 @@ func connect(ctx context.Context, t fleet.Target, s Settings, readOnly bool) (*s
 	return &session{db: db, conn: conn}, nil
 }
 
-// close ends the session; the server releases session advisory locks with it.
+// close ends the session (the server releases session advisory locks with
+// it) or, for a pooled session that still answers, returns it to its pool.
 func (s *session) close() {
+	if s.pool != nil {
+		// A connection that died while borrowed is noticed, and replaced,
+		// by the next borrower's first query.
+		s.pool.put(s)
+		return
+	}
+	s.discard()
+}
+
+// discard ends the session whatever its pool.
+func (s *session) discard() {
 	s.conn.Close()
 	s.db.Close()
 }

@@ -15,7 +15,11 @@ import (
 
 // Status reports each target's current version and what is pending.
 func (r *Runner) Status(ctx context.Context, targets []fleet.Target) *report.Report {
+	known := r.batchStates(ctx, targets)
 	return r.run(ctx, "status", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+		if st, ok := known[t.Name]; ok {
+			return r.describe(ctx, t, st, r.set.Latest(), PlanOptions{}, false)
+		}
 		return r.inspectTarget(ctx, t, r.set.Latest(), PlanOptions{}, false)
 	})
 }
@@ -36,7 +40,14 @@ func (r *Runner) Plan(ctx context.Context, targets []fleet.Target, o PlanOptions
 	if o.To < 0 {
 		o.To = r.set.Latest()
 	}
+	known := map[string]state{}
+	if !o.Verify {
+		known = r.batchStates(ctx, targets)
+	}
 	return r.run(ctx, "plan", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+		if st, ok := known[t.Name]; ok {
+			return r.describe(ctx, t, st, o.To, o, true)
+		}
 		return r.inspectTarget(ctx, t, o.To, o, true)
 	})
 }
@@ -55,7 +66,19 @@ func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, o 
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
-	res.FromVersion, res.ToVersion = st.current, st.current
+	res = r.describe(ctx, t, st, to, o, planned)
+	if o.Verify && res.Status == report.StatusPending {
+		pending, _ := pendingUp(r.set, st, to)
+		if err := r.rehearse(ctx, sess.conn, lockKeyFor(t), tables{st.initialized, st.checksums}, pending, res.Pending); err != nil {
+			return r.failure(ctx, t, res, report.StatusFailed, err)
+		}
+	}
+	return res
+}
+
+// describe turns a target's state into its status or plan result.
+func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int64, o PlanOptions, planned bool) report.Target {
+	res := report.Target{FromVersion: st.current, ToVersion: st.current}
 	pending, err := pendingUp(r.set, st, to)
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
@@ -81,11 +104,6 @@ func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, o 
 	if planned {
 		res.ToVersion = pending[len(pending)-1].Version
 	}
-	if o.Verify {
-		if err := r.rehearse(ctx, sess.conn, pending, res.Pending); err != nil {
-			return r.failure(ctx, t, res, report.StatusFailed, err)
-		}
-	}
 	return res
 }
 
@@ -95,17 +113,17 @@ func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, o 
 // rehearsal never overlaps a real run. NO TRANSACTION migrations cannot be
 // rehearsed; the ones after them are not either, as they may depend on them.
 // Timings and notes go into out, which parallels pending.
-func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, pending []*source.Migration, out []report.Migration) error {
-	if err := acquireLock(ctx, conn, r.settings.LockWait); err != nil {
+func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have tables, pending []*source.Migration, out []report.Migration) error {
+	if err := acquireLock(ctx, conn, key, r.settings.LockWait); err != nil {
 		return err
 	}
-	defer releaseLock(ctx, conn)
+	defer releaseLock(ctx, conn, key)
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin rehearsal: %w", err)
 	}
 	defer tx.Rollback() // always: a rehearsal leaves nothing behind
-	if err := ensureTables(ctx, r.store, tx); err != nil {
+	if err := ensureTables(ctx, r.store, tx, have); err != nil {
 		return err
 	}
 	for i, m := range pending {

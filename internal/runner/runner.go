@@ -45,6 +45,7 @@ type Options struct {
 	RetryBackoff   time.Duration // first pause before a retry; 200ms when 0
 	RollbackOnHalt bool          // when a wave halts the rollout, undo what this run applied
 	Logger         *slog.Logger  // progress and diagnostics; discarded when nil
+	Observer       Observer      // told as targets start and finish; nil for none
 }
 
 // Wave is a group of targets that starts only when the previous wave ended
@@ -70,7 +71,9 @@ type Runner struct {
 	retry          retryPolicy
 	rollbackOnHalt bool
 	log            *slog.Logger
+	observe        Observer
 	store          database.StoreExtender
+	pool           pool // sessions shared by the schema-per-tenant targets of a database
 }
 
 // New checks opts and returns a Runner.
@@ -103,6 +106,10 @@ func New(opts Options) (*Runner, error) {
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	r.observe = opts.Observer
+	if r.observe == nil {
+		r.observe = nopObserver{}
+	}
 	return r, nil
 }
 
@@ -123,7 +130,10 @@ func (r *Runner) run(ctx context.Context, command string, waves []Wave, fn targe
 	for _, w := range waves {
 		everyone = append(everyone, w.Targets...)
 	}
+	r.observe.RunStarted(command, len(everyone))
+	defer r.observe.RunFinished()
 	slots := r.serverSlots(ctx, everyone)
+	defer r.pool.drain()
 	halted := ""
 	for _, w := range waves {
 		if halted != "" || ctx.Err() != nil {
@@ -137,6 +147,7 @@ func (r *Runner) run(ctx context.Context, command string, waves []Wave, fn targe
 				if halted != "" {
 					res.Error = &report.Error{Class: ClassHalted, Message: halted}
 				}
+				r.observe.TargetFinished(res)
 				all = append(all, res)
 				targets = append(targets, t)
 			}
@@ -161,6 +172,7 @@ func (r *Runner) run(ctx context.Context, command string, waves []Wave, fn targe
 func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan struct{}, fn targetFunc) ([]report.Target, string) {
 	results := make([]report.Target, len(w.Targets))
 	allowed := w.MaxFailures.Allowed(len(w.Targets))
+	r.observe.WaveStarted(w.Name, len(w.Targets))
 	var mu sync.Mutex
 	failures := 0
 	over := func() bool {
@@ -173,11 +185,13 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 	for i, t := range w.Targets {
 		if ctx.Err() != nil || over() {
 			results[i] = r.notStartedIn(ctx, t, w, over())
+			r.observe.TargetFinished(results[i])
 			continue
 		}
 		g.Go(func() error {
 			if ctx.Err() != nil || over() {
 				results[i] = r.notStartedIn(ctx, t, w, over())
+				r.observe.TargetFinished(results[i])
 				return nil
 			}
 			slot := slots[serverKey(t)]
@@ -186,6 +200,7 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 				defer func() { <-slot }()
 			case <-ctx.Done():
 				results[i] = r.notStartedIn(ctx, t, w, false)
+				r.observe.TargetFinished(results[i])
 				return nil
 			}
 			log := r.log.With("target", t.Name)
@@ -197,6 +212,7 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 				tctx, cancel = context.WithTimeoutCause(ctx, r.settings.Timeout,
 					fmt.Errorf("target timeout of %s exceeded: %w", r.settings.Timeout, context.DeadlineExceeded))
 			}
+			r.observe.TargetStarted(t.Name)
 			t0 := time.Now()
 			res := fn(tctx, t, log)
 			cancel()
@@ -209,6 +225,7 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 				mu.Unlock()
 			}
 			logResult(log, res)
+			r.observe.TargetFinished(res)
 			return nil
 		})
 	}

@@ -22,13 +22,16 @@ const VersionTable = "goose_db_version"
 // goose's own expectations of it.
 const ChecksumTable = "orchestrator_migrations"
 
+// The column types are bounded so that rows can never need TOAST: the
+// server then creates no TOAST table and index beside it, which is most of
+// the cost of creating the table on every new tenant.
 const createChecksumTable = `CREATE TABLE IF NOT EXISTS ` + ChecksumTable + ` (
 	version_id  bigint PRIMARY KEY,
-	name        text NOT NULL,
-	up_sha256   text NOT NULL,
-	down_sha256 text NOT NULL,
+	name        varchar(255) NOT NULL,
+	up_sha256   char(64) NOT NULL,
+	down_sha256 varchar(64) NOT NULL,
 	applied_at  timestamptz NOT NULL DEFAULT now(),
-	applied_by  text NOT NULL DEFAULT current_setting('application_name')
+	applied_by  varchar(63) NOT NULL DEFAULT current_setting('application_name')
 )`
 
 const upsertChecksum = `INSERT INTO ` + ChecksumTable + ` (version_id, name, up_sha256, down_sha256)
@@ -66,12 +69,12 @@ func newStore() (database.StoreExtender, error) {
 // another run" apart from any other error. goose's session locker polls too,
 // but it gives up with an untyped error; the report needs `locked` as an
 // outcome of its own.
-func acquireLock(ctx context.Context, conn *sql.Conn, wait time.Duration) error {
+func acquireLock(ctx context.Context, conn *sql.Conn, key int64, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	pause := 25 * time.Millisecond
 	for {
 		var ok bool
-		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&ok); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
 			return fmt.Errorf("take advisory lock: %w", err)
 		}
 		if ok {
@@ -92,32 +95,38 @@ func acquireLock(ctx context.Context, conn *sql.Conn, wait time.Duration) error 
 // releaseLock gives the advisory lock back. It runs on a context detached
 // from cancellation, so an interrupted run still unlocks; closing the
 // session would release it too, this only makes it prompt.
-func releaseLock(ctx context.Context, conn *sql.Conn) {
+func releaseLock(ctx context.Context, conn *sql.Conn, key int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", lockKey)
+	_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", key)
 }
 
 // state is what a target's version table says.
 type state struct {
 	initialized bool           // the version table exists
+	checksums   bool           // the checksum table exists
 	applied     map[int64]bool // versions currently applied (0 excluded)
 	current     int64          // highest applied version, 0 when none
 }
 
-// readState reads the version table with goose's store: whether it exists,
-// then its rows, newest first. As in goose, the newest row of a version says
-// whether it is applied.
+// tablesSQL asks, in one round trip, which of the tool's tables exist in
+// the session's current schema (the tenant's, for schema-per-tenant; the
+// same test goose's own TableExists makes for its table).
+const tablesSQL = `SELECT
+	EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = '` + VersionTable + `'),
+	EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = '` + ChecksumTable + `')`
+
+// readState reads the version table: whether the tool's tables exist, then,
+// with goose's store, the version rows newest first. As in goose, the newest
+// row of a version says whether it is applied.
 func readState(ctx context.Context, store database.StoreExtender, db database.DBTxConn) (state, error) {
 	st := state{applied: map[int64]bool{}}
-	exists, err := store.TableExists(ctx, db)
-	if err != nil {
+	if err := db.QueryRowContext(ctx, tablesSQL).Scan(&st.initialized, &st.checksums); err != nil {
 		return st, fmt.Errorf("read version table: %w", err)
 	}
-	if !exists {
+	if !st.initialized {
 		return st, nil
 	}
-	st.initialized = true
 	rows, err := store.ListMigrations(ctx, db)
 	if err != nil {
 		return st, fmt.Errorf("read version table: %w", err)

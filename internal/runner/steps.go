@@ -114,10 +114,15 @@ type retryPolicy struct {
 type executor struct {
 	conn   *sql.Conn
 	store  database.StoreExtender
-	ready  bool // version and checksum tables exist
+	tables tables // which of the tool's tables exist
 	mode   TxMode
 	policy retryPolicy
 }
+
+// tables records which of the tool's tables a target has.
+type tables struct{ version, checksums bool }
+
+func (t tables) ready() bool { return t.version && t.checksums }
 
 // run executes steps in order, batch by batch, and stops at the first
 // failure. Committed batches stay committed; undoing them is the caller's
@@ -181,8 +186,8 @@ func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration,
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
 	defer tx.Rollback() // a no-op after Commit
-	if !e.ready {
-		if err := ensureTables(ctx, e.store, tx); err != nil {
+	if !e.tables.ready() {
+		if err := ensureTables(ctx, e.store, tx, e.tables); err != nil {
 			return nil, err
 		}
 	}
@@ -200,7 +205,7 @@ func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration,
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
-	e.ready = true
+	e.tables = tables{true, true}
 	return done, nil
 }
 
@@ -213,11 +218,11 @@ func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partial
 	if err != nil {
 		return 0, nil, &MigrationError{Migration: s.m, Down: s.down, Err: err}
 	}
-	if !e.ready {
-		if err := e.inTx(ctx, func(tx *sql.Tx) error { return ensureTables(ctx, e.store, tx) }); err != nil {
+	if !e.tables.ready() {
+		if err := e.inTx(ctx, func(tx *sql.Tx) error { return ensureTables(ctx, e.store, tx, e.tables) }); err != nil {
 			return 0, nil, err
 		}
-		e.ready = true
+		e.tables = tables{true, true}
 	}
 	for i, st := range stmts {
 		if _, err := e.conn.ExecContext(ctx, st.SQL); err != nil {
@@ -291,14 +296,11 @@ WHERE l.granted AND l.pid <> pg_backend_pid()
 	return s.String
 }
 
-// ensureTables creates goose's version table (with its version-0 row, as
-// goose does) when the target has none, and the checksum table.
-func ensureTables(ctx context.Context, store database.StoreExtender, tx database.DBTxConn) error {
-	exists, err := store.TableExists(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if !exists {
+// ensureTables creates what the target lacks of goose's version table
+// (with its version-0 row, as goose does) and the checksum table. have was
+// read under the target's lock, so it is still true.
+func ensureTables(ctx context.Context, store database.StoreExtender, tx database.DBTxConn, have tables) error {
+	if !have.version {
 		if err := store.CreateVersionTable(ctx, tx); err != nil {
 			return err
 		}
@@ -306,8 +308,10 @@ func ensureTables(ctx context.Context, store database.StoreExtender, tx database
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, createChecksumTable); err != nil {
-		return fmt.Errorf("create %s: %w", ChecksumTable, err)
+	if !have.checksums {
+		if _, err := tx.ExecContext(ctx, createChecksumTable); err != nil {
+			return fmt.Errorf("create %s: %w", ChecksumTable, err)
+		}
 	}
 	return nil
 }

@@ -79,14 +79,14 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
 	defer sess.close()
-	if err := acquireLock(ctx, sess.conn, r.settings.LockWait); err != nil {
+	if err := acquireLock(ctx, sess.conn, lockKeyFor(t), r.settings.LockWait); err != nil {
 		status := report.StatusFailed
 		if errors.Is(err, errLocked) {
 			status = report.StatusLocked
 		}
 		return r.failure(ctx, t, res, status, err)
 	}
-	defer releaseLock(ctx, sess.conn)
+	defer releaseLock(ctx, sess.conn, lockKeyFor(t))
 
 	st, err := readState(ctx, r.store, sess.conn)
 	if err != nil {
@@ -103,7 +103,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 	}
 	log.Debug("running", "steps", len(steps), "from", st.current)
 
-	ex := &executor{conn: sess.conn, store: r.store, mode: r.txMode, policy: r.retry}
+	ex := &executor{conn: sess.conn, store: r.store, tables: tables{st.initialized, st.checksums}, mode: r.txMode, policy: r.retry}
 	out := ex.run(ctx, steps)
 	if out.attempts > 1 {
 		res.Attempts = out.attempts
@@ -111,7 +111,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 	if out.err == nil {
 		res.Applied = out.done
 		res.Status = report.StatusApplied
-		v, err := r.readBack(ctx, t, sess)
+		v, err := r.readLatest(ctx, t, sess)
 		if err != nil {
 			res.Status = report.StatusFailed
 			res.Error = toReportError(t, fmt.Errorf("migrations committed, but the version could not be read back: %w", err))
@@ -201,7 +201,7 @@ func (r *Runner) usable(ctx context.Context, t fleet.Target, sess *session) (*se
 	if err != nil {
 		return nil, err
 	}
-	if err := acquireLock(ctx, fresh.conn, r.settings.LockWait); err != nil {
+	if err := acquireLock(ctx, fresh.conn, lockKeyFor(t), r.settings.LockWait); err != nil {
 		fresh.close()
 		return nil, err
 	}
@@ -294,6 +294,17 @@ func (r *Runner) failure(ctx context.Context, t fleet.Target, res report.Target,
 		res.Error.Class = ClassCancelled
 	}
 	return res
+}
+
+// readLatest re-reads the version after a successful run: the version
+// table exists, so goose's one-query latest version is enough.
+func (r *Runner) readLatest(ctx context.Context, t fleet.Target, sess *session) (int64, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if v, err := r.store.GetLatestVersion(rctx, sess.conn); err == nil {
+		return v, nil
+	}
+	return r.readBack(ctx, t, sess)
 }
 
 // readBack re-reads a target's version after work on it ended, on a context

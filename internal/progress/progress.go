@@ -1,0 +1,111 @@
+// Package progress shows how a run is going, on stderr: a live bar on a
+// terminal (done, running and failed of the total, the current wave,
+// elapsed time and an estimate of what is left). Elsewhere (cron, CI) it
+// draws nothing: the run's log has one plain line per finished target.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
+	"github.com/orchestrator-dev/orchestrator/internal/runner"
+)
+
+// New returns the observer for a run: a live bar when stderr is a terminal
+// and the operator did not ask for quiet, nil (nothing) otherwise.
+func New(stderr io.Writer, terminal, quiet bool) runner.Observer {
+	if !terminal || quiet {
+		return nil
+	}
+	return &Bar{w: stderr}
+}
+
+// Bar draws a live progress bar. Safe for concurrent use.
+type Bar struct {
+	w       io.Writer
+	mu      sync.Mutex
+	bar     *progressbar.ProgressBar
+	command string
+	wave    string
+	started map[string]bool
+	failed  int
+}
+
+// RunStarted implements runner.Observer.
+func (b *Bar) RunStarted(command string, targets int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.command = command
+	b.started = map[string]bool{}
+	b.bar = progressbar.NewOptions(targets,
+		progressbar.OptionSetWriter(b.w),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetDescription(b.describe()),
+	)
+}
+
+// WaveStarted implements runner.Observer.
+func (b *Bar) WaveStarted(name string, _ int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.wave = name
+	b.refresh()
+}
+
+// TargetStarted implements runner.Observer.
+func (b *Bar) TargetStarted(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.started[name] = true
+	b.refresh()
+}
+
+// TargetFinished implements runner.Observer.
+func (b *Bar) TargetFinished(res report.Target) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.started, res.Name)
+	if res.Status.Failed() || res.Status == report.StatusDrifted {
+		b.failed++
+	}
+	if b.bar != nil {
+		_ = b.bar.Add(1)
+	}
+	b.refresh()
+}
+
+// RunFinished implements runner.Observer.
+func (b *Bar) RunFinished() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bar != nil {
+		_ = b.bar.Finish()
+		fmt.Fprint(b.w, "\r")
+	}
+}
+
+func (b *Bar) refresh() {
+	if b.bar != nil {
+		b.bar.Describe(b.describe())
+	}
+}
+
+func (b *Bar) describe() string {
+	s := b.command
+	if b.wave != "" {
+		s += " · wave " + b.wave
+	}
+	s += fmt.Sprintf(" · %d running", len(b.started))
+	if b.failed > 0 {
+		s += fmt.Sprintf(" · %d failed", b.failed)
+	}
+	return s
+}

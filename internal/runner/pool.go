@@ -1,0 +1,117 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+
+	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+)
+
+// pool keeps idle sessions per database for schema-per-tenant targets:
+// tenants that share a database share connections, and a borrowed session
+// is pointed at its tenant's schema in one round trip instead of a new
+// connection per tenant. It never holds more sessions than were in use at
+// once, so the run's parallelism bounds it. Safe for concurrent use.
+type pool struct {
+	mu   sync.Mutex
+	idle map[poolKey][]*session
+}
+
+// poolKey is the DSN itself, not only the database it names: sessions are
+// shared only among targets that connect the same way, as the same user.
+type poolKey struct {
+	dsn      string
+	readOnly bool
+}
+
+// get returns an idle session of t's database, or nil.
+func (p *pool) get(t fleet.Target, readOnly bool) *session {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := poolKey{t.DSN, readOnly}
+	list := p.idle[k]
+	if len(list) == 0 {
+		return nil
+	}
+	s := list[len(list)-1]
+	p.idle[k] = list[:len(list)-1]
+	return s
+}
+
+// put makes s available to the next tenant of its database.
+func (p *pool) put(s *session) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.idle == nil {
+		p.idle = map[poolKey][]*session{}
+	}
+	p.idle[s.key] = append(p.idle[s.key], s)
+}
+
+// drain closes every idle session.
+func (p *pool) drain() {
+	p.mu.Lock()
+	all := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, list := range all {
+		for _, s := range list {
+			s.conn.Close()
+			s.db.Close()
+		}
+	}
+}
+
+// errNoSchema reports a schema-per-tenant target whose schema is gone.
+var errNoSchema = errors.New("schema does not exist")
+
+// openSchema returns a session of t's database pointed at t's schema:
+// search_path (so goose's version table and every migration resolve in the
+// tenant's schema) and application_name set, and any advisory lock a
+// previous tenant left released, all in one query that also checks the
+// schema still exists.
+func (r *Runner) openSchema(ctx context.Context, t fleet.Target, readOnly bool) (*session, error) {
+	for attempt := 0; ; attempt++ {
+		s := r.pool.get(t, readOnly)
+		fresh := s == nil
+		if fresh {
+			var err error
+			if s, err = r.dial(ctx, t, readOnly); err != nil {
+				return nil, err
+			}
+			s.key = poolKey{t.DSN, readOnly}
+		}
+		s.pool = &r.pool
+		var exists bool
+		err := s.conn.QueryRowContext(ctx, `SELECT set_config('search_path', $1, false),
+	set_config('application_name', $2, false), pg_advisory_unlock_all()::text, to_regnamespace($3) IS NOT NULL`,
+			t.QuotedSchema()+", public", AppName(t.Name), t.QuotedSchema()).Scan(new(string), new(string), new(string), &exists)
+		if err != nil {
+			s.discard()
+			if !fresh && attempt == 0 && ctx.Err() == nil {
+				continue // a pooled connection went stale: dial once more
+			}
+			return nil, err
+		}
+		if !exists {
+			s.close()
+			return nil, fmt.Errorf("schema %s: %w", t.QuotedSchema(), errNoSchema)
+		}
+		return s, nil
+	}
+}
+
+// lockKeyFor is the advisory lock key of a target: goose's own key for a
+// database, and one derived from the schema name for a tenant schema, so
+// tenants sharing a database never wait for each other.
+func lockKeyFor(t fleet.Target) int64 {
+	if t.Schema == "" {
+		return lockKey
+	}
+	h := fnv.New64a()
+	h.Write([]byte(t.Schema))
+	return int64(h.Sum64()) ^ lockKey
+}
