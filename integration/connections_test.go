@@ -1,0 +1,98 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// sampleConnections counts the tool's backends on the server every 5ms
+// until stop is called, and returns the most seen at once.
+func sampleConnections(t *testing.T) (stop func() int64) {
+	t.Helper()
+	conn := adminConn(t)
+	var peak atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			var n int64
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'orchestrator%'`).Scan(&n); err == nil {
+				if n > peak.Load() {
+					peak.Store(n)
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return func() int64 {
+		cancel()
+		<-done
+		return peak.Load()
+	}
+}
+
+// TestConnectionsBounded: a run holds at most parallelism server
+// connections (plus one: the probe that asks each server for its free
+// connections runs alone, before the first target), with every target
+// parked in a migration so that the bound is reached and held.
+func TestConnectionsBounded(t *testing.T) {
+	const parallel = 3
+	pause := gooseMigration{file: "002_pause.sql", up: pauseSQL + "\nCREATE TABLE paused (id int);", down: "DROP TABLE paused;"}
+
+	t.Run("databases", func(t *testing.T) {
+		dbs := newDatabases(t, 9)
+		var releases []func()
+		for _, db := range dbs {
+			releases = append(releases, holdAdvisory(t, db))
+		}
+		stop := sampleConnections(t)
+		p := startCLI(t, nil, "up", "--fleet", fleetFile(t, dbs), "--migrations", seedPlus(t, 1, pause),
+			"--parallel", fmt.Sprint(parallel), "--lock-timeout", "2m", "--quiet")
+		waitForWaiters(t, p, dbs, parallel, time.Minute)
+		time.Sleep(200 * time.Millisecond) // let a runaway scheduler show itself
+		for _, release := range releases {
+			release()
+		}
+		res := p.wait(t, 2*time.Minute)
+		peak := stop()
+		if res.code != 0 {
+			t.Fatalf("up: exit %d\n%s", res.code, res.stderr)
+		}
+		if peak < parallel || peak > parallel+1 {
+			t.Errorf("peak connections %d, want between %d and %d", peak, parallel, parallel+1)
+		}
+	})
+
+	t.Run("schemas of one database", func(t *testing.T) {
+		dbs := newDatabases(t, 1)
+		conn := connectDB(t, dbs[0])
+		for i := range 12 {
+			if _, err := conn.Exec(context.Background(), fmt.Sprintf("CREATE SCHEMA tenant_%02d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		release := holdAdvisory(t, dbs[0])
+		stop := sampleConnections(t)
+		fleetPath := writeFile(t, "fleet.yaml", fmt.Sprintf("discover:\n  - server: %s\n    schemas: tenant\\_%%\n", dsnFor(t, dbs[0], "")))
+		p := startCLI(t, nil, "up", "--fleet", fleetPath, "--migrations", seedPlus(t, 1, pause),
+			"--parallel", fmt.Sprint(parallel), "--lock-timeout", "2m", "--quiet")
+		waitForWaiters(t, p, dbs, parallel, time.Minute)
+		time.Sleep(200 * time.Millisecond)
+		release()
+		res := p.wait(t, 2*time.Minute)
+		peak := stop()
+		if res.code != 0 {
+			t.Fatalf("up: exit %d\n%s", res.code, res.stderr)
+		}
+		if peak < parallel || peak > parallel+1 {
+			t.Errorf("peak connections %d, want between %d and %d", peak, parallel, parallel+1)
+		}
+		if n := queryInt(t, conn, `SELECT count(*) FROM pg_tables WHERE tablename = 'paused'`); n != 12 {
+			t.Errorf("%d schemas migrated, want 12", n)
+		}
+	})
+}
