@@ -296,7 +296,7 @@ type TargetResult struct {
 	DurationMS int64 `json:"duration_ms"`
 }
 
-func parseReport(t *testing.T, data string) Report {
+func parseReport(t testing.TB, data string) Report {
 	t.Helper()
 	var r Report
 	dec := json.NewDecoder(strings.NewReader(data))

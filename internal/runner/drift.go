@@ -30,6 +30,29 @@ type DriftOptions struct {
 // reference schema is built once per distinct version; identical catalogs
 // are compared once (by fingerprint).
 func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptions) *report.Report {
+	if len(targets) == 0 {
+		return report.New("drift", time.Now(), 0, nil)
+	}
+	scratch := o.ScratchDSN
+	if scratch == "" {
+		scratch = targets[0].DSN
+	}
+	ref := drift.NewReference(scratch, r.set)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := ref.Close(cctx); err != nil {
+			r.log.Warn("a scratch database could not be dropped", "error", targets[0].Scrub(err.Error()))
+		}
+	}()
+	// Most targets are at the set's latest version: build that reference
+	// while the targets are being read, not after.
+	// Waited for before the reference is closed, so its scratch database
+	// is always dropped before the process can exit.
+	var prefetch sync.WaitGroup
+	prefetch.Go(func() { _, _ = ref.At(ctx, r.set.Latest()) })
+	defer prefetch.Wait()
+
 	var mu sync.Mutex
 	states := map[string]*drift.State{}
 	rep := r.run(ctx, "drift", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
@@ -50,12 +73,8 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 	if len(states) == 0 || ctx.Err() != nil {
 		return rep
 	}
-	scratch := o.ScratchDSN
-	if scratch == "" {
-		scratch = targets[0].DSN
-	}
 	t0 := time.Now()
-	expected, notes := r.expectedSchemas(ctx, scratch, targets[0], states)
+	expected, notes := r.expectedSchemas(ctx, ref, targets[0], states)
 	rep.Notes = append(rep.Notes, notes...)
 	var cmp drift.Comparer
 	for i := range rep.Targets {
@@ -111,15 +130,7 @@ func inspectOn(ctx context.Context, c *pgx.Conn, out **drift.State) error {
 // expectedSchemas returns, per target, the schema it should have: built
 // from the set in scratch databases, or, when the server refuses to create
 // one, the schema most targets at the same version share.
-func (r *Runner) expectedSchemas(ctx context.Context, scratch string, first fleet.Target, states map[string]*drift.State) (map[string]*drift.Snapshot, []string) {
-	ref := drift.NewReference(scratch, r.set)
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := ref.Close(cctx); err != nil {
-			r.log.Warn("a scratch database could not be dropped", "error", first.Scrub(err.Error()))
-		}
-	}()
+func (r *Runner) expectedSchemas(ctx context.Context, ref *drift.Reference, first fleet.Target, states map[string]*drift.State) (map[string]*drift.Snapshot, []string) {
 	byVersion := map[int64][]string{}
 	for name, st := range states {
 		byVersion[st.Version] = append(byVersion[st.Version], name)
