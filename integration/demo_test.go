@@ -20,7 +20,8 @@ func TestDemo(t *testing.T) {
 		if res.code != 0 {
 			t.Fatalf("demo run %d: exit %d\n%s\n%s", run, res.code, res.stdout, res.stderr)
 		}
-		for _, want := range []string{"step 1/4", "5 targets, 5 pending", "5 targets, 5 applied", "5 targets, 5 up to date", "demo --clean"} {
+		for _, want := range []string{"step 1/5", "5 targets, 5 pending", "5 targets, 5 applied", "5 targets, 5 up to date",
+			"5 targets, 4 clean, 1 drifted", "column users.nickname unexpected", "index api_keys.idx_api_keys_key_prefix missing", "demo --clean"} {
 			if !strings.Contains(res.stdout, want) {
 				t.Errorf("demo run %d output lacks %q:\n%s", run, want, res.stdout)
 			}

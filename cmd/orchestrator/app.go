@@ -35,7 +35,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(stderr, "error: unknown command %q; run `orchestrator help` for the list\n", name)
 		},
-		HideHelpCommand: false,
+		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			{
 				Name:      "up",
@@ -78,7 +78,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 			},
 			{
 				Name:      "demo",
-				Usage:     "quick start: create demo tenant databases on the local server and run plan, up and status over them",
+				Usage:     "quick start: create demo tenant databases on the local server and run plan, up, status and drift over them",
 				UsageText: "orchestrator demo [--dir DIR] [--clean]",
 				Description: "Uses DATABASE_URL (or --dsn) as the server, else the loopback server as the current user.\n" +
 					"Example:\n   orchestrator demo\n   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres orchestrator demo --clean",
@@ -130,7 +130,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 			},
 			{
 				Name:        "targets",
-				Usage:       "list the resolved targets with their labels, DSNs redacted (offline)",
+				Usage:       "list the resolved targets (discovery included) with their labels and origin, DSNs redacted",
 				UsageText:   "orchestrator targets --fleet fleet.yaml",
 				Description: "Example:\n   orchestrator targets --fleet fleet.yaml --format json",
 				Flags:       targetFlags(),
@@ -138,6 +138,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 			},
 		},
 	}
+	app.Commands = append(app.Commands, completionCommand(stdout))
 	for _, c := range app.Commands {
 		// A bad flag value is an error on stderr (exit 2), not a help page
 		// on stdout, which carries reports only.
@@ -152,8 +153,17 @@ func onUsageError(_ *cli.Context, err error, _ bool) error {
 
 // version is the module version the binary was built from.
 func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return "devel-" + s.Value[:12]
+		}
 	}
 	return "(devel)"
 }

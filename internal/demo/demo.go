@@ -68,7 +68,7 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	}
 
-	say(o.Out, "1/4", "Creating %d empty tenant databases on the server: %s%s ... (the first is the canary).",
+	say(o.Out, "1/5", "Creating %d empty tenant databases on the server: %s%s ... (the first is the canary).",
 		len(Tenants), o.Prefix, strings.Join(Tenants, ", "+o.Prefix))
 	for _, t := range Tenants {
 		name := pgx.Identifier{o.Prefix + t}.Sanitize()
@@ -99,23 +99,44 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	say(o.Out, "2/4", "orchestrator plan --fleet %s\nRead-only: what up would apply on each tenant. Nothing is created, not even the version table.", path)
+	say(o.Out, "2/5", "orchestrator plan --fleet %s\nRead-only: what up would apply on each tenant. Nothing is created, not even the version table.", path)
 	if err := show(o.Out, r.Plan(ctx, fl.Targets, runner.PlanOptions{To: -1})); err != nil {
 		return err
 	}
-	say(o.Out, "3/4", "orchestrator up --fleet %s\nEach tenant gets all pending migrations in ONE transaction with its version rows:\na failure leaves that tenant exactly as it was, and the others carry on.", path)
+	say(o.Out, "3/5", "orchestrator up --fleet %s\nEach tenant gets all pending migrations in ONE transaction with its version rows:\na failure leaves that tenant exactly as it was, and the others carry on.", path)
 	up := r.Up(ctx, runner.OneWave(fl.Targets, fleet.Budget{}), -1)
 	if err := show(o.Out, up); err != nil {
 		return err
 	}
-	say(o.Out, "4/4", "orchestrator status --fleet %s\nEvery tenant at the latest version; goose_db_version is goose's own table, so `goose status` agrees.", path)
+	say(o.Out, "4/5", "orchestrator status --fleet %s\nEvery tenant at the latest version; goose_db_version is goose's own table, so `goose status` agrees.", path)
 	if err := show(o.Out, r.Status(ctx, fl.Targets)); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Out, "\nDone. Try: orchestrator up --fleet %s --format json\nClean up: orchestrator demo --clean\n", path)
 	if !up.OK() {
 		return fmt.Errorf("the demo's up did not succeed on every tenant: see the report above")
 	}
+
+	tampered := Tenants[1]
+	say(o.Out, "5/5", "Someone edits %s by hand: ALTER TABLE users ADD COLUMN nickname text; DROP INDEX idx_api_keys_key_prefix.\n"+
+		"orchestrator drift --fleet %s\nRead-only: versions, checksums and every table, column, index and constraint are compared with\n"+
+		"the schema the migrations produce (built once in a scratch database, dropped after). Exit code 3 means drift.", tampered, path)
+	conn, err := pgx.Connect(ctx, fl.Targets[1].DSN)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %s", tampered, fl.Targets[1].Scrub(err.Error()))
+	}
+	_, err = conn.Exec(ctx, "ALTER TABLE users ADD COLUMN nickname text; DROP INDEX idx_api_keys_key_prefix")
+	conn.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("tamper with %s: %w", tampered, err)
+	}
+	drifted := r.Drift(ctx, fl.Targets, runner.DriftOptions{})
+	if err := show(o.Out, drifted); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "\nDrift was found on %s only, naming each object. Try next:\n"+
+		"  orchestrator up --fleet %s --format json     # everything up to date: exit 0\n"+
+		"  orchestrator drift --fleet %s --format junit # the same findings for a CI system\n"+
+		"  orchestrator demo --clean                     # drop the demo databases\n", tampered, path, path)
 	return nil
 }
 

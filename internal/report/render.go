@@ -90,6 +90,7 @@ func WriteTable(w io.Writer, r *Report) error {
 		return err
 	}
 	writeDetails(w, r)
+	writeFindings(w, r)
 	var errs []string
 	for _, t := range r.Targets {
 		if t.Error != nil {
@@ -116,12 +117,17 @@ func migrationsHeading(command string) string {
 		return "PENDING"
 	case "down":
 		return "REVERTED"
+	case "drift":
+		return "FINDINGS"
 	}
 	return "APPLIED"
 }
 
 // migrationsCell lists versions compactly: "3,4" or "1-4".
 func migrationsCell(t Target) string {
+	if len(t.Findings) > 0 {
+		return strconv.Itoa(len(t.Findings))
+	}
 	list := t.Applied
 	if len(list) == 0 {
 		list = t.Pending
@@ -209,6 +215,25 @@ func writeDetails(w io.Writer, r *Report) {
 			for _, s := range m.Statements {
 				fmt.Fprintf(w, "    %s;\n", strings.ReplaceAll(s, "\n", "\n    "))
 			}
+		}
+	}
+}
+
+// writeFindings prints drift findings per target, and the run's notes.
+func writeFindings(w io.Writer, r *Report) {
+	for _, t := range r.Targets {
+		if len(t.Findings) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s:\n", t.Name)
+		for _, f := range t.Findings {
+			fmt.Fprintf(w, "  %s: %s %s\n", f.Kind, f.Object, f.Detail)
+		}
+	}
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w, "\nnotes:")
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "  %s\n", n)
 		}
 	}
 }
