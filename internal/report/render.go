@@ -142,18 +142,22 @@ func migrationsCell(t Target) string {
 	return compactVersions(vs)
 }
 
-// compactVersions writes runs of consecutive versions as ranges.
+// compactVersions writes runs of consecutive versions as ranges, ascending
+// ("1-4") or descending, as a down runs them ("4-1").
 func compactVersions(vs []int64) string {
 	var parts []string
 	for i := 0; i < len(vs); {
 		j := i
-		for j+1 < len(vs) && vs[j+1] == vs[j]+1 {
+		step := int64(1)
+		if i+1 < len(vs) && vs[i+1] == vs[i]-1 {
+			step = -1
+		}
+		for j+1 < len(vs) && vs[j+1] == vs[j]+step {
 			j++
 		}
-		switch {
-		case j == i:
+		if j == i {
 			parts = append(parts, strconv.FormatInt(vs[i], 10))
-		default:
+		} else {
 			parts = append(parts, fmt.Sprintf("%d-%d", vs[i], vs[j]))
 		}
 		i = j + 1

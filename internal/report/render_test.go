@@ -140,6 +140,8 @@ func TestCompactVersions(t *testing.T) {
 		{[]int64{1, 2, 3, 4}, "1-4"},
 		{[]int64{1, 3, 4, 7}, "1,3-4,7"},
 		{[]int64{20240101, 20240102}, "20240101-20240102"},
+		{[]int64{4, 3, 2, 1}, "4-1"},
+		{[]int64{4, 2, 1}, "4,2-1"},
 	} {
 		if got := compactVersions(tc.in); got != tc.want {
 			t.Errorf("compactVersions(%v) = %q, want %q", tc.in, got, tc.want)
