@@ -129,6 +129,35 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				}},
 			},
 			{
+				Name:      "validate",
+				Usage:     "check the fleet file, the migration set and the migrations' SQL, offline (opens no connection)",
+				UsageText: "orchestrator validate [--fleet FILE] [--migrations DIR] [--strict] [--format table|json]",
+				Description: "Errors exit 2; warnings are listed with file and line and exit 0 unless --strict.\n" +
+					"Example:\n   orchestrator validate --fleet fleet.yaml --migrations db/migrations --strict",
+				Flags: append(commonFlags(), &cli.BoolFlag{Name: "strict", Usage: "warnings count as errors (exit 2)"}),
+				Action: func(c *cli.Context) error {
+					return runValidate(c.Context, bindRun(c, stdout, stderr, lookup), c.Bool("strict"))
+				},
+			},
+			{
+				Name:        "new",
+				Usage:       "scaffold the next migration in the --migrations directory, in its own layout",
+				UsageText:   "orchestrator new --migrations DIR NAME",
+				ArgsUsage:   "NAME",
+				Description: "Example:\n   orchestrator new --migrations db/migrations add_user_nickname",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "migrations", Aliases: []string{"m"}, EnvVars: []string{"ORCH_MIGRATIONS"},
+						Usage: "migration directory (created if missing; goose layout when empty)"},
+					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no hint on stderr"},
+				},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usagef("new takes one NAME, got %d arguments", c.NArg())
+					}
+					return runNew(c.Context, bindRun(c, stdout, stderr, lookup), c.Args().First())
+				},
+			},
+			{
 				Name:        "targets",
 				Usage:       "list the resolved targets (discovery included) with their labels and origin, DSNs redacted",
 				UsageText:   "orchestrator targets --fleet fleet.yaml",
