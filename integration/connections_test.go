@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// sampleConnections counts the tool's backends on the server every 5ms
-// until stop is called, and returns the most seen at once.
-func sampleConnections(t *testing.T) (stop func() int64) {
+// sampleConnections counts the tool's backends on dbs every 5ms until stop
+// is called, and returns the most seen at once. Only dbs count: other tests
+// and packages run the tool against the same server at the same time.
+func sampleConnections(t *testing.T, dbs []string) (stop func() int64) {
 	t.Helper()
 	conn := adminConn(t)
 	var peak atomic.Int64
@@ -20,7 +21,7 @@ func sampleConnections(t *testing.T) (stop func() int64) {
 		defer close(done)
 		for ctx.Err() == nil {
 			var n int64
-			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'orchestrator%'`).Scan(&n); err == nil {
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'orchestrator%' AND datname = ANY($1)`, dbs).Scan(&n); err == nil {
 				if n > peak.Load() {
 					peak.Store(n)
 				}
@@ -49,7 +50,7 @@ func TestConnectionsBounded(t *testing.T) {
 		for _, db := range dbs {
 			releases = append(releases, holdAdvisory(t, db))
 		}
-		stop := sampleConnections(t)
+		stop := sampleConnections(t, dbs)
 		p := startCLI(t, nil, "up", "--fleet", fleetFile(t, dbs), "--migrations", seedPlus(t, 1, pause),
 			"--parallel", fmt.Sprint(parallel), "--lock-timeout", "2m", "--quiet")
 		waitForWaiters(t, p, dbs, parallel, time.Minute)
@@ -76,7 +77,7 @@ func TestConnectionsBounded(t *testing.T) {
 			}
 		}
 		release := holdAdvisory(t, dbs[0])
-		stop := sampleConnections(t)
+		stop := sampleConnections(t, dbs)
 		fleetPath := writeFile(t, "fleet.yaml", fmt.Sprintf("discover:\n  - server: %s\n    schemas: tenant\\_%%\n", dsnFor(t, dbs[0], "")))
 		p := startCLI(t, nil, "up", "--fleet", fleetPath, "--migrations", seedPlus(t, 1, pause),
 			"--parallel", fmt.Sprint(parallel), "--lock-timeout", "2m", "--quiet")
