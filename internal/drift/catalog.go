@@ -19,75 +19,59 @@ ns AS (
 	SELECT oid, quote_ident(nspname) AS qname
 	FROM pg_catalog.pg_namespace WHERE nspname = $1
 ),
-own AS (
-	SELECT c.oid FROM pg_catalog.pg_class c JOIN ns ON c.relnamespace = ns.oid
-	WHERE c.relkind IN ('r', 'p') AND c.relname IN ('` + versionTable + `', '` + checksumTable + `')
-),
 tbl AS (
 	SELECT c.oid, c.relname, c.relkind, ns.qname || '.' || quote_ident(c.relname) AS qualified
 	FROM pg_catalog.pg_class c JOIN ns ON c.relnamespace = ns.oid
-	WHERE c.relkind IN ('r', 'p') AND c.oid NOT IN (SELECT oid FROM own)
+	WHERE c.relkind IN ('r', 'p') AND c.relname NOT IN ('` + versionTable + `', '` + checksumTable + `')
 )
 SELECT json_build_object(
 	'schema', (SELECT qname FROM ns),
-	'tables', (SELECT coalesce(json_agg(json_build_object(
-		'name', t.relname,
-		'kind', t.relkind,
-		'qualified', t.qualified,
-		'columns', (
-			SELECT coalesce(json_agg(json_build_object(
-				'name', a.attname,
-				'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
-				'not_null', a.attnotnull,
-				'default', pg_catalog.pg_get_expr(d.adbin, d.adrelid),
-				'identity', a.attidentity,
-				'generated', a.attgenerated
-			) ORDER BY a.attnum), '[]')
-			FROM pg_catalog.pg_attribute a
-			LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-			WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
-		),
-		'indexes', (
-			SELECT coalesce(json_agg(json_build_object(
-				'name', ic.relname,
-				'quoted', quote_ident(ic.relname),
-				'definition', pg_catalog.pg_get_indexdef(i.indexrelid),
-				'unique', i.indisunique,
-				'valid', i.indisvalid,
-				'constraint', (
-					SELECT min(con.conname) FROM pg_catalog.pg_constraint con
-					WHERE con.conrelid = t.oid AND con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')
-				)
-			) ORDER BY ic.relname), '[]')
-			FROM pg_catalog.pg_index i
-			JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-			WHERE i.indrelid = t.oid
-		),
-		'constraints', (
-			SELECT coalesce(json_agg(json_build_object(
-				'name', con.conname,
-				'type', con.contype,
-				'definition', pg_catalog.pg_get_constraintdef(con.oid),
-				'on_update', con.confupdtype,
-				'on_delete', con.confdeltype,
-				'validated', con.convalidated
-			) ORDER BY con.conname), '[]')
-			FROM pg_catalog.pg_constraint con
-			WHERE con.conrelid = t.oid AND con.contype IN ('p', 'u', 'c', 'f', 'x')
-		)
-	) ORDER BY t.relname), '[]') FROM tbl t),
-	'sequences', (SELECT coalesce(json_agg(json_build_object(
-		'name', s.relname,
-		'type', pg_catalog.format_type(q.seqtypid, NULL),
-		'start', q.seqstart,
-		'increment', q.seqincrement,
-		'min', q.seqmin,
-		'max', q.seqmax,
-		'cache', q.seqcache,
-		'cycle', q.seqcycle,
-		'owner_table', oc.relname,
-		'owner_column', oa.attname
-	) ORDER BY s.relname), '[]')
+	'tables', (SELECT json_agg(json_build_object('name', t.relname, 'kind', t.relkind, 'qualified', t.qualified)) FROM tbl t),
+	'columns', (SELECT json_agg(json_build_object(
+			'table', t.relname,
+			'name', a.attname,
+			'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
+			'not_null', a.attnotnull,
+			'default', pg_catalog.pg_get_expr(d.adbin, d.adrelid),
+			'identity', a.attidentity,
+			'generated', a.attgenerated))
+		FROM tbl t
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
+		LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum),
+	'indexes', (SELECT json_agg(json_build_object(
+			'table', t.relname,
+			'name', ic.relname,
+			'quoted', quote_ident(ic.relname),
+			'definition', pg_catalog.pg_get_indexdef(i.indexrelid),
+			'unique', i.indisunique,
+			'valid', i.indisvalid,
+			'constraint', con.conname))
+		FROM tbl t
+		JOIN pg_catalog.pg_index i ON i.indrelid = t.oid
+		JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+		LEFT JOIN pg_catalog.pg_constraint con ON con.conrelid = t.oid AND con.conindid = i.indexrelid
+			AND con.contype IN ('p', 'u', 'x')),
+	'constraints', (SELECT json_agg(json_build_object(
+			'table', t.relname,
+			'name', con.conname,
+			'type', con.contype,
+			'definition', pg_catalog.pg_get_constraintdef(con.oid),
+			'on_update', con.confupdtype,
+			'on_delete', con.confdeltype,
+			'validated', con.convalidated))
+		FROM tbl t
+		JOIN pg_catalog.pg_constraint con ON con.conrelid = t.oid AND con.contype IN ('p', 'u', 'c', 'f', 'x')),
+	'sequences', (SELECT json_agg(json_build_object(
+			'name', s.relname,
+			'type', pg_catalog.format_type(q.seqtypid, NULL),
+			'start', q.seqstart,
+			'increment', q.seqincrement,
+			'min', q.seqmin,
+			'max', q.seqmax,
+			'cache', q.seqcache,
+			'cycle', q.seqcycle,
+			'owner_table', oc.relname,
+			'owner_column', oa.attname))
 		FROM pg_catalog.pg_class s
 		JOIN ns ON s.relnamespace = ns.oid
 		JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid
@@ -97,7 +81,7 @@ SELECT json_build_object(
 			AND dep.deptype IN ('a', 'i')
 		LEFT JOIN pg_catalog.pg_class oc ON oc.oid = dep.refobjid
 		LEFT JOIN pg_catalog.pg_attribute oa ON oa.attrelid = dep.refobjid AND oa.attnum = dep.refobjsubid
-		WHERE s.relkind = 'S' AND (dep.refobjid IS NULL OR dep.refobjid NOT IN (SELECT oid FROM own)))
+		WHERE s.relkind = 'S' AND (oc.relname IS NULL OR oc.relname NOT IN ('` + versionTable + `', '` + checksumTable + `')))
 )::text`
 
 // ReadSnapshot reads the catalog of schema in one query and returns it as
@@ -119,18 +103,20 @@ func ReadSnapshot(ctx context.Context, q Querier, schema string) (*Snapshot, err
 	return snap, nil
 }
 
-// rawCatalog is catalogSQL's document as the server wrote it.
+// rawCatalog is catalogSQL's document as the server wrote it: flat lists,
+// each row naming its table, which plan far cheaper than nested per-table
+// subqueries (planning was most of the query's cost on a fresh session).
 type rawCatalog struct {
 	Schema *string `json:"schema"` // quoted as an identifier; null when the schema does not exist
 	Tables []struct {
-		Name        string          `json:"name"`
-		Kind        string          `json:"kind"`
-		Qualified   string          `json:"qualified"`
-		Columns     []rawColumn     `json:"columns"`
-		Indexes     []rawIndex      `json:"indexes"`
-		Constraints []rawConstraint `json:"constraints"`
+		Name      string `json:"name"`
+		Kind      string `json:"kind"`
+		Qualified string `json:"qualified"`
 	} `json:"tables"`
-	Sequences []struct {
+	Columns     []rawColumn     `json:"columns"`
+	Indexes     []rawIndex      `json:"indexes"`
+	Constraints []rawConstraint `json:"constraints"`
+	Sequences   []struct {
 		Sequence
 		OwnerTable  *string `json:"owner_table"`
 		OwnerColumn *string `json:"owner_column"`
@@ -138,6 +124,7 @@ type rawCatalog struct {
 }
 
 type rawColumn struct {
+	Table     string  `json:"table"`
 	Name      string  `json:"name"`
 	Type      string  `json:"type"`
 	NotNull   bool    `json:"not_null"`
@@ -147,6 +134,7 @@ type rawColumn struct {
 }
 
 type rawIndex struct {
+	Table      string  `json:"table"`
 	Name       string  `json:"name"`
 	Quoted     string  `json:"quoted"`
 	Definition string  `json:"definition"`
@@ -156,6 +144,7 @@ type rawIndex struct {
 }
 
 type rawConstraint struct {
+	Table      string `json:"table"`
 	Name       string `json:"name"`
 	Type       string `json:"type"`
 	Definition string `json:"definition"`
@@ -178,48 +167,61 @@ func decodeCatalog(raw []byte) (*Snapshot, error) {
 		Tables:    make(map[string]*Table, len(rc.Tables)),
 		Sequences: make(map[string]*Sequence, len(rc.Sequences)),
 	}
+	qualified := make(map[string]string, len(rc.Tables))
 	for _, rt := range rc.Tables {
-		t := &Table{
+		snap.Tables[rt.Name] = &Table{
 			Name:        rt.Name,
 			Kind:        tableKind(rt.Kind),
-			Columns:     make(map[string]*Column, len(rt.Columns)),
-			Indexes:     make(map[string]*Index, len(rt.Indexes)),
-			Constraints: make(map[string]*Constraint, len(rt.Constraints)),
+			Columns:     map[string]*Column{},
+			Indexes:     map[string]*Index{},
+			Constraints: map[string]*Constraint{},
 		}
-		for _, rc := range rt.Columns {
-			c := &Column{Name: rc.Name, Type: n.unqualify(rc.Type), NotNull: rc.NotNull, Identity: identity(rc.Identity)}
-			if rc.Default != nil {
-				if rc.Generated == "s" {
-					c.Generated = n.unqualify(*rc.Default)
-				} else {
-					c.Default = n.unqualify(*rc.Default)
-				}
-			}
-			t.Columns[c.Name] = c
+		qualified[rt.Name] = rt.Qualified
+	}
+	for _, rc := range rc.Columns {
+		t, ok := snap.Tables[rc.Table]
+		if !ok {
+			continue
 		}
-		for _, ri := range rt.Indexes {
-			i := &Index{
-				Name:       ri.Name,
-				Definition: n.indexDefinition(ri.Definition, ri.Quoted, rt.Qualified),
-				Unique:     ri.Unique,
-				Valid:      ri.Valid,
+		c := &Column{Name: rc.Name, Type: n.unqualify(rc.Type), NotNull: rc.NotNull, Identity: identity(rc.Identity)}
+		if rc.Default != nil {
+			if rc.Generated == "s" {
+				c.Generated = n.unqualify(*rc.Default)
+			} else {
+				c.Default = n.unqualify(*rc.Default)
 			}
-			if ri.Constraint != nil {
-				i.Constraint = *ri.Constraint
-			}
-			t.Indexes[i.Name] = i
 		}
-		for _, rc := range rt.Constraints {
-			c := &Constraint{Name: rc.Name, Type: constraintType(rc.Type), Validated: rc.Validated}
-			def := rc.Definition
-			if rc.Type == "f" {
-				c.OnUpdate, c.OnDelete = fkAction(rc.OnUpdate), fkAction(rc.OnDelete)
-				def = stripFKActions(def, c.OnUpdate, c.OnDelete)
-			}
-			c.Definition = n.unqualify(stripNotValid(def, rc.Validated))
-			t.Constraints[c.Name] = c
+		t.Columns[c.Name] = c
+	}
+	for _, ri := range rc.Indexes {
+		t, ok := snap.Tables[ri.Table]
+		if !ok {
+			continue
 		}
-		snap.Tables[t.Name] = t
+		i := &Index{
+			Name:       ri.Name,
+			Definition: n.indexDefinition(ri.Definition, ri.Quoted, qualified[ri.Table]),
+			Unique:     ri.Unique,
+			Valid:      ri.Valid,
+		}
+		if ri.Constraint != nil {
+			i.Constraint = *ri.Constraint
+		}
+		t.Indexes[i.Name] = i
+	}
+	for _, rc := range rc.Constraints {
+		t, ok := snap.Tables[rc.Table]
+		if !ok {
+			continue
+		}
+		c := &Constraint{Name: rc.Name, Type: constraintType(rc.Type), Validated: rc.Validated}
+		def := rc.Definition
+		if rc.Type == "f" {
+			c.OnUpdate, c.OnDelete = fkAction(rc.OnUpdate), fkAction(rc.OnDelete)
+			def = stripFKActions(def, c.OnUpdate, c.OnDelete)
+		}
+		c.Definition = n.unqualify(stripNotValid(def, rc.Validated))
+		t.Constraints[c.Name] = c
 	}
 	for _, rs := range rc.Sequences {
 		s := rs.Sequence
