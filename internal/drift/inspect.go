@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
 // Querier runs one query that returns one row. *pgx.Conn, pgx.Tx and
@@ -43,16 +41,4 @@ func Inspect(ctx context.Context, q Querier, schema string) (*State, error) {
 		st.Version = max(st.Version, a.Version)
 	}
 	return st, nil
-}
-
-// Check returns every finding for st: its version and checksum findings
-// against the set, then its schema findings against expected, the schema
-// the set produces at st.Version (from a Reference, or from peers). A nil
-// expected leaves the schema unchecked.
-func Check(set *source.Set, st *State, expected *Snapshot) []Finding {
-	fs := VersionFindings(set, st.Initialized, st.Applied)
-	if expected != nil {
-		fs = append(fs, Compare(st.Snapshot, expected)...)
-	}
-	return fs
 }

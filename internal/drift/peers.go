@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
 // PeerResult is the outcome of comparing targets at the same version with
@@ -74,12 +76,6 @@ func Peers(snaps map[string]*Snapshot) PeerResult {
 	return res
 }
 
-// PeerFindings is Peers(snaps).Findings: the findings of each target whose
-// schema differs from the one most targets at the same version share.
-func PeerFindings(snaps map[string]*Snapshot) map[string][]Finding {
-	return Peers(snaps).Findings
-}
-
 // Comparer is Compare with a memory: a pair of schemas already compared
 // (by fingerprint) is not compared again, so a fleet of identical targets
 // costs one comparison per distinct schema and version. The zero value is
@@ -106,4 +102,17 @@ func (c *Comparer) Compare(actual, expected *Snapshot) []Finding {
 		c.mu.Unlock()
 	}
 	return slices.Clone(fs)
+}
+
+// Check returns every finding for st: its version and checksum findings
+// against the set, then, for a target that has a version table, its schema
+// findings against expected, the schema the set produces at st.Version
+// (from a Reference, or from peers). A nil expected leaves the schema
+// unchecked.
+func (c *Comparer) Check(set *source.Set, st *State, expected *Snapshot) []Finding {
+	fs := VersionFindings(set, st.Initialized, st.Applied)
+	if expected != nil && st.Initialized {
+		fs = append(fs, c.Compare(st.Snapshot, expected)...)
+	}
+	return fs
 }

@@ -26,8 +26,8 @@ func TestPeerFindingsDatabases(t *testing.T) {
 	if res.Baseline != "acme" || res.Tie {
 		t.Errorf("Peers baseline = %q, tie %v; want acme, no tie", res.Baseline, res.Tie)
 	}
-	if got := PeerFindings(snaps); !equalFindings(got, want) {
-		t.Errorf("PeerFindings = %v, want %v", got, want)
+	if got := Peers(snaps).Findings; !equalFindings(got, want) {
+		t.Errorf("Peers(...).Findings = %v, want %v", got, want)
 	}
 }
 

@@ -315,7 +315,7 @@ func TestInspect(t *testing.T) {
 	}
 
 	expected := snapshotOf(t, migratedDatabase(t, set, 3), "public")
-	got := findingStrings(Check(set, st, expected))
+	got := findingStrings(new(Comparer).Check(set, st, expected))
 	want := []string{
 		"version 2 up section changed since it was applied (002_create_api_keys_table)",
 		"version 4 not applied, below current version 9 (004_create_usage_records_table)",

@@ -83,11 +83,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		if !ok {
 			continue
 		}
-		findings := drift.VersionFindings(r.set, st.Initialized, st.Applied)
-		if exp, ok := expected[res.Name]; ok && st.Initialized {
-			findings = append(findings, cmp.Compare(st.Snapshot, exp)...)
-		}
-		for _, f := range findings {
+		for _, f := range cmp.Check(r.set, st, expected[res.Name]) {
 			res.Findings = append(res.Findings, report.Finding{Kind: f.Kind, Object: f.Object, Detail: f.Detail})
 		}
 		if len(res.Findings) > 0 {
