@@ -55,6 +55,9 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 
 	var mu sync.Mutex
 	states := map[string]*drift.State{}
+	// Identical catalogs share one snapshot, so a fleet of alike tenants
+	// holds one catalog in memory, not one per tenant.
+	shared := map[string]*drift.Snapshot{}
 	rep := r.run(ctx, "drift", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		st, err := r.inspect(ctx, t)
 		if err != nil {
@@ -65,7 +68,13 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 			res.Status = report.StatusError
 			return res
 		}
+		fp := st.Snapshot.Fingerprint()
 		mu.Lock()
+		if snap, ok := shared[fp]; ok {
+			st.Snapshot = snap
+		} else {
+			shared[fp] = st.Snapshot
+		}
 		states[t.Name] = st
 		mu.Unlock()
 		return report.Target{Status: report.StatusClean, FromVersion: st.Version, ToVersion: st.Version}

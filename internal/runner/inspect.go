@@ -114,7 +114,7 @@ func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int6
 // rehearsed; the ones after them are not either, as they may depend on them.
 // Timings and notes go into out, which parallels pending.
 func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have tables, pending []*source.Migration, out []report.Migration) error {
-	if err := acquireLock(ctx, conn, key, r.settings.LockWait); err != nil {
+	if _, err := acquireLock(ctx, conn, key, r.settings.LockWait); err != nil {
 		return err
 	}
 	defer releaseLock(ctx, conn, key)
@@ -123,7 +123,8 @@ func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have t
 		return fmt.Errorf("begin rehearsal: %w", err)
 	}
 	defer tx.Rollback() // always: a rehearsal leaves nothing behind
-	if err := ensureTables(ctx, r.store, tx, have); err != nil {
+	created, err := ensureVersionTable(ctx, r.store, tx, have)
+	if err != nil {
 		return err
 	}
 	for i, m := range pending {
@@ -138,9 +139,10 @@ func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have t
 		if _, err := tx.ExecContext(ctx, m.Up); err != nil {
 			return &MigrationError{Migration: m, Err: fmt.Errorf("rehearsal: %w", err)}
 		}
-		if err := record(ctx, r.store, tx, step{m: m}); err != nil {
+		if err := record(ctx, tx, []step{{m: m}}, created, !have.checksums); err != nil {
 			return &MigrationError{Migration: m, Err: err}
 		}
+		created, have.checksums = false, true
 		ms := time.Since(t0).Milliseconds()
 		out[i].DurationMS = &ms
 		out[i].Note = "rehearsed"

@@ -34,13 +34,6 @@ const createChecksumTable = `CREATE TABLE IF NOT EXISTS ` + ChecksumTable + ` (
 	applied_by  varchar(63) NOT NULL DEFAULT current_setting('application_name')
 )`
 
-const upsertChecksum = `INSERT INTO ` + ChecksumTable + ` (version_id, name, up_sha256, down_sha256)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (version_id) DO UPDATE SET name = EXCLUDED.name, up_sha256 = EXCLUDED.up_sha256,
-	down_sha256 = EXCLUDED.down_sha256, applied_at = now(), applied_by = EXCLUDED.applied_by`
-
-const deleteChecksum = `DELETE FROM ` + ChecksumTable + ` WHERE version_id = $1`
-
 // lockKey is the advisory lock key taken per target. It is goose's own
 // default key, so a goose run and ours on the same database exclude each
 // other too.
@@ -68,24 +61,26 @@ func newStore() (database.StoreExtender, error) {
 // would sit behind a stuck run forever, and it could not tell "held by
 // another run" apart from any other error. goose's session locker polls too,
 // but it gives up with an untyped error; the report needs `locked` as an
-// outcome of its own.
-func acquireLock(ctx context.Context, conn *sql.Conn, key int64, wait time.Duration) error {
+// outcome of its own. The same query says which of the tool's tables
+// exist, as seen under the lock, which saves a round trip per target.
+func acquireLock(ctx context.Context, conn *sql.Conn, key int64, wait time.Duration) (tables, error) {
 	deadline := time.Now().Add(wait)
 	pause := 25 * time.Millisecond
 	for {
 		var ok bool
-		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
-			return fmt.Errorf("take advisory lock: %w", err)
+		var have tables
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1), "+tablesExprs, key).Scan(&ok, &have.version, &have.checksums); err != nil {
+			return have, fmt.Errorf("take advisory lock: %w", err)
 		}
 		if ok {
-			return nil
+			return have, nil
 		}
 		if !time.Now().Add(pause).Before(deadline) {
-			return errLocked
+			return have, errLocked
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return have, ctx.Err()
 		case <-time.After(pause):
 		}
 		pause = min(pause*2, time.Second)
@@ -109,21 +104,27 @@ type state struct {
 	current     int64          // highest applied version, 0 when none
 }
 
-// tablesSQL asks, in one round trip, which of the tool's tables exist in
-// the session's current schema (the tenant's, for schema-per-tenant; the
-// same test goose's own TableExists makes for its table).
-const tablesSQL = `SELECT
-	EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = '` + VersionTable + `'),
-	EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = '` + ChecksumTable + `')`
+// tablesExprs say whether the tool's tables exist in the session's current
+// schema (the tenant's, for schema-per-tenant). to_regclass on the qualified
+// name is a catalog cache lookup; the pg_tables view goose's TableExists
+// reads costs a plan and a scan on every fresh session.
+const tablesExprs = `to_regclass(quote_ident(current_schema()) || '.` + VersionTable + `') IS NOT NULL,
+	to_regclass(quote_ident(current_schema()) || '.` + ChecksumTable + `') IS NOT NULL`
 
-// readState reads the version table: whether the tool's tables exist, then,
-// with goose's store, the version rows newest first. As in goose, the newest
-// row of a version says whether it is applied.
+// readState reads which of the tool's tables exist, then the version rows.
 func readState(ctx context.Context, store database.StoreExtender, db database.DBTxConn) (state, error) {
-	st := state{applied: map[int64]bool{}}
-	if err := db.QueryRowContext(ctx, tablesSQL).Scan(&st.initialized, &st.checksums); err != nil {
-		return st, fmt.Errorf("read version table: %w", err)
+	var have tables
+	if err := db.QueryRowContext(ctx, "SELECT "+tablesExprs).Scan(&have.version, &have.checksums); err != nil {
+		return state{applied: map[int64]bool{}}, fmt.Errorf("read version table: %w", err)
 	}
+	return readVersionRows(ctx, store, db, have)
+}
+
+// readVersionRows reads, with goose's store, the version rows newest first,
+// when the version table exists. As in goose, the newest row of a version
+// says whether it is applied.
+func readVersionRows(ctx context.Context, store database.StoreExtender, db database.DBTxConn, have tables) (state, error) {
+	st := state{initialized: have.version, checksums: have.checksums, applied: map[int64]bool{}}
 	if !st.initialized {
 		return st, nil
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -122,8 +124,6 @@ type executor struct {
 // tables records which of the tool's tables a target has.
 type tables struct{ version, checksums bool }
 
-func (t tables) ready() bool { return t.version && t.checksums }
-
 // run executes steps in order, batch by batch, and stops at the first
 // failure. Committed batches stay committed; undoing them is the caller's
 // decision (compensate).
@@ -186,10 +186,9 @@ func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration,
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
 	defer tx.Rollback() // a no-op after Commit
-	if !e.tables.ready() {
-		if err := ensureTables(ctx, e.store, tx, e.tables); err != nil {
-			return nil, err
-		}
+	created, err := ensureVersionTable(ctx, e.store, tx, e.tables)
+	if err != nil {
+		return nil, err
 	}
 	done := make([]report.Migration, 0, len(batch))
 	for _, s := range batch {
@@ -197,10 +196,10 @@ func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration,
 		if _, err := tx.ExecContext(ctx, s.sql()); err != nil {
 			return nil, &MigrationError{Migration: s.m, Down: s.down, Err: err}
 		}
-		if err := record(ctx, e.store, tx, s); err != nil {
-			return nil, &MigrationError{Migration: s.m, Down: s.down, Err: err}
-		}
 		done = append(done, s.report(time.Since(t0)))
+	}
+	if err := record(ctx, tx, batch, created, !e.tables.checksums); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
@@ -218,12 +217,6 @@ func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partial
 	if err != nil {
 		return 0, nil, &MigrationError{Migration: s.m, Down: s.down, Err: err}
 	}
-	if !e.tables.ready() {
-		if err := e.inTx(ctx, func(tx *sql.Tx) error { return ensureTables(ctx, e.store, tx, e.tables) }); err != nil {
-			return 0, nil, err
-		}
-		e.tables = tables{true, true}
-	}
 	for i, st := range stmts {
 		if _, err := e.conn.ExecContext(ctx, st.SQL); err != nil {
 			var p *partialStep
@@ -236,9 +229,17 @@ func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partial
 			return 0, p, &MigrationError{Migration: s.m, Down: s.down, Err: fmt.Errorf("statement %d of %d (line %d): %w", i+1, len(stmts), st.Line, err)}
 		}
 	}
-	if err := e.inTx(ctx, func(tx *sql.Tx) error { return record(ctx, e.store, tx, s) }); err != nil {
+	err = e.inTx(ctx, func(tx *sql.Tx) error {
+		created, err := ensureVersionTable(ctx, e.store, tx, e.tables)
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, []step{s}, created, !e.tables.checksums)
+	})
+	if err != nil {
 		return 0, &partialStep{step: s, ran: len(stmts), total: len(stmts)}, &MigrationError{Migration: s.m, Down: s.down, Err: err}
 	}
+	e.tables = tables{true, true}
 	return time.Since(t0), nil, nil
 }
 
@@ -296,43 +297,57 @@ WHERE l.granted AND l.pid <> pg_backend_pid()
 	return s.String
 }
 
-// ensureTables creates what the target lacks of goose's version table
-// (with its version-0 row, as goose does) and the checksum table. have was
-// read under the target's lock, so it is still true.
-func ensureTables(ctx context.Context, store database.StoreExtender, tx database.DBTxConn, have tables) error {
-	if !have.version {
-		if err := store.CreateVersionTable(ctx, tx); err != nil {
-			return err
-		}
-		if err := store.Insert(ctx, tx, database.InsertRequest{Version: 0}); err != nil {
-			return err
-		}
+// ensureVersionTable creates goose's version table, through goose's store,
+// when the target has none; have was read under the target's lock, so it is
+// still true. It reports whether it created the table (its version-0 row,
+// which goose writes with it, is then the caller's to record).
+func ensureVersionTable(ctx context.Context, store database.StoreExtender, tx database.DBTxConn, have tables) (bool, error) {
+	if have.version {
+		return false, nil
 	}
-	if !have.checksums {
-		if _, err := tx.ExecContext(ctx, createChecksumTable); err != nil {
-			return fmt.Errorf("create %s: %w", ChecksumTable, err)
-		}
-	}
-	return nil
+	return true, store.CreateVersionTable(ctx, tx)
 }
 
-// record writes what a step did to the version table (goose's store) and the
-// checksum record.
-func record(ctx context.Context, store database.StoreExtender, tx database.DBTxConn, s step) error {
-	if s.down {
-		if err := store.Delete(ctx, tx, s.m.Version); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, deleteChecksum, s.m.Version); err != nil {
-			return fmt.Errorf("delete checksum of version %d: %w", s.m.Version, err)
-		}
-		return nil
+// record writes what a batch of steps did, in one statement: goose's version
+// rows (inserted for ups, deleted for downs: the rows goose itself would
+// write, one per version; goose's store sends one statement per row, and in
+// one transaction the same rows can go in one round trip) and the checksum
+// record, created first if the target has none yet. zeroRow adds goose's
+// version-0 marker row to a version table just created.
+func record(ctx context.Context, tx database.DBTxConn, batch []step, zeroRow, createChecksums bool) error {
+	var q strings.Builder
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
 	}
-	if err := store.Insert(ctx, tx, database.InsertRequest{Version: s.m.Version}); err != nil {
-		return err
+	if createChecksums {
+		q.WriteString(createChecksumTable + ";\n")
 	}
-	if _, err := tx.ExecContext(ctx, upsertChecksum, s.m.Version, s.m.Name, s.m.UpSHA256, s.m.DownSHA256); err != nil {
-		return fmt.Errorf("record checksum of version %d: %w", s.m.Version, err)
+	if batch[0].down {
+		var list []string
+		for _, s := range batch {
+			list = append(list, arg(s.m.Version))
+		}
+		in := strings.Join(list, ", ")
+		fmt.Fprintf(&q, "DELETE FROM %s WHERE version_id IN (%s);\nDELETE FROM %s WHERE version_id IN (%s)",
+			VersionTable, in, ChecksumTable, in)
+	} else {
+		var versions, sums []string
+		if zeroRow {
+			versions = append(versions, "(0, true)")
+		}
+		for _, s := range batch {
+			versions = append(versions, "("+arg(s.m.Version)+", true)")
+			sums = append(sums, fmt.Sprintf("(%s, %s, %s, %s)", arg(s.m.Version), arg(s.m.Name), arg(s.m.UpSHA256), arg(s.m.DownSHA256)))
+		}
+		fmt.Fprintf(&q, "INSERT INTO %s (version_id, is_applied) VALUES %s;\n", VersionTable, strings.Join(versions, ", "))
+		fmt.Fprintf(&q, "INSERT INTO %s (version_id, name, up_sha256, down_sha256) VALUES %s\n", ChecksumTable, strings.Join(sums, ", "))
+		q.WriteString("ON CONFLICT (version_id) DO UPDATE SET name = EXCLUDED.name, up_sha256 = EXCLUDED.up_sha256,\n" +
+			"\tdown_sha256 = EXCLUDED.down_sha256, applied_at = now(), applied_by = EXCLUDED.applied_by")
+	}
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("record versions %s: %w", describeSteps(batch), err)
 	}
 	return nil
 }

@@ -79,16 +79,21 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
 	defer sess.close()
-	if err := acquireLock(ctx, sess.conn, lockKeyFor(t), r.settings.LockWait); err != nil {
+	have, err := acquireLock(ctx, sess.conn, lockKeyFor(t), r.settings.LockWait)
+	if err != nil {
 		status := report.StatusFailed
 		if errors.Is(err, errLocked) {
 			status = report.StatusLocked
 		}
 		return r.failure(ctx, t, res, status, err)
 	}
-	defer releaseLock(ctx, sess.conn, lockKeyFor(t))
+	if sess.pool != nil {
+		// A pooled session outlives the target; a session of its own
+		// releases the lock as it closes, which saves a round trip.
+		defer releaseLock(ctx, sess.conn, lockKeyFor(t))
+	}
 
-	st, err := readState(ctx, r.store, sess.conn)
+	st, err := readVersionRows(ctx, r.store, sess.conn, have)
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
@@ -201,7 +206,7 @@ func (r *Runner) usable(ctx context.Context, t fleet.Target, sess *session) (*se
 	if err != nil {
 		return nil, err
 	}
-	if err := acquireLock(ctx, fresh.conn, lockKeyFor(t), r.settings.LockWait); err != nil {
+	if _, err := acquireLock(ctx, fresh.conn, lockKeyFor(t), r.settings.LockWait); err != nil {
 		fresh.close()
 		return nil, err
 	}
