@@ -1,6 +1,10 @@
 package lint
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/orchestrator-dev/orchestrator/internal/sqlscan"
+)
 
 // tokKind is what a token of SQL text is, as far as the rules care.
 type tokKind int
@@ -72,15 +76,15 @@ func tokenize(sql string, firstLine int) []token {
 			}
 			continue
 		case c == '/' && strings.HasPrefix(sql[i:], "/*"):
-			i = skipBlockComment(sql, i)
+			i = skipped(sqlscan.SkipBlockComment(sql, i))
 			line += strings.Count(sql[start:i], "\n")
 			continue
 		case c == '\'':
-			kind, i = tokString, skipQuoted(sql, i+1, '\'', false)
+			kind, i = tokString, skipped(sqlscan.SkipQuoted(sql, i+1, '\'', false))
 		case c == '"':
-			kind, i = tokIdent, skipQuoted(sql, i+1, '"', false)
-		case c == '$' && dollarTag(sql[i:]) != "":
-			tag := dollarTag(sql[i:])
+			kind, i = tokIdent, skipped(sqlscan.SkipQuoted(sql, i+1, '"', false))
+		case c == '$' && sqlscan.DollarTag(sql[i:]) != "":
+			tag := sqlscan.DollarTag(sql[i:])
 			kind = tokString
 			if j := strings.Index(sql[i+len(tag):], tag); j >= 0 {
 				i += len(tag) + j + len(tag)
@@ -88,14 +92,14 @@ func tokenize(sql string, firstLine int) []token {
 				i = len(sql)
 			}
 		case (c == 'e' || c == 'E') && i+1 < len(sql) && sql[i+1] == '\'':
-			kind, i = tokString, skipQuoted(sql, i+2, '\'', true)
-		case isIdentStart(c):
+			kind, i = tokString, skipped(sqlscan.SkipQuoted(sql, i+2, '\'', true))
+		case sqlscan.IsIdentStart(c):
 			kind = tokWord
-			for i++; i < len(sql) && isIdentCont(sql[i]); i++ {
+			for i++; i < len(sql) && sqlscan.IsIdentCont(sql[i]); i++ {
 			}
 		case c >= '0' && c <= '9':
 			kind = tokNumber
-			for i++; i < len(sql) && (isIdentCont(sql[i]) || sql[i] == '.'); i++ {
+			for i++; i < len(sql) && (sqlscan.IsIdentCont(sql[i]) || sql[i] == '.'); i++ {
 			}
 		default:
 			i++
@@ -227,69 +231,9 @@ func lowerASCII(s string) string {
 	return string(b)
 }
 
-// The lexical helpers below follow PostgreSQL's scan.l, as source.Split
-// does; they are repeated here rather than exported from source, whose job
-// is reading files, not analysing statements.
-
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v' }
 
-func isIdentStart(c byte) bool {
-	return c == '_' || c >= 0x80 || (c|0x20 >= 'a' && c|0x20 <= 'z')
-}
-
-func isIdentCont(c byte) bool { return isIdentStart(c) || c == '$' || (c >= '0' && c <= '9') }
-
-// skipQuoted returns the offset just past the quote q closing the text that
-// starts at i (a doubled quote, and with backslash an escaped character, does
-// not close it), or len(s).
-func skipQuoted(s string, i int, q byte, backslash bool) int {
-	for i < len(s) {
-		switch c := s[i]; {
-		case backslash && c == '\\':
-			i += 2
-		case c == q && i+1 < len(s) && s[i+1] == q:
-			i += 2
-		case c == q:
-			return i + 1
-		default:
-			i++
-		}
-	}
-	return len(s)
-}
-
-// skipBlockComment returns the offset just past the */ closing the nested
-// comment opened at i, or len(s).
-func skipBlockComment(s string, i int) int {
-	depth := 0
-	for i < len(s) {
-		switch {
-		case strings.HasPrefix(s[i:], "/*"):
-			depth++
-			i += 2
-		case strings.HasPrefix(s[i:], "*/"):
-			depth--
-			i += 2
-			if depth == 0 {
-				return i
-			}
-		default:
-			i++
-		}
-	}
-	return len(s)
-}
-
-// dollarTag returns the dollar-quote delimiter s starts with ("$$",
-// "$tag$"), or "" (a parameter such as $1).
-func dollarTag(s string) string {
-	j := 1
-	if j < len(s) && isIdentStart(s[j]) {
-		for j++; j < len(s) && isIdentCont(s[j]) && s[j] != '$'; j++ {
-		}
-	}
-	if j < len(s) && s[j] == '$' {
-		return s[:j+1]
-	}
-	return ""
-}
+// skipped drops the "closed" flag of an sqlscan skip: an unterminated
+// string or comment runs to the end of the text, which Load has already
+// refused for a real migration.
+func skipped(end int, _ bool) int { return end }

@@ -3,6 +3,8 @@ package source
 import (
 	"fmt"
 	"strings"
+
+	"github.com/orchestrator-dev/orchestrator/internal/sqlscan"
 )
 
 // Statement is one SQL statement of a section, with the 1-based line (within
@@ -190,14 +192,6 @@ func trimSpace(s string) string { return strings.Trim(s, pgSpace) }
 
 func isSpace(c byte) bool { return strings.IndexByte(pgSpace, c) >= 0 }
 
-// isIdentStart and isIdentCont follow PostgreSQL's scan.l: bytes >= 0x80 are
-// letters, and '$' may continue an identifier (so "a$b$" is no dollar quote).
-func isIdentStart(c byte) bool {
-	return c == '_' || c >= 0x80 || (c|0x20 >= 'a' && c|0x20 <= 'z')
-}
-
-func isIdentCont(c byte) bool { return isIdentStart(c) || c == '$' || (c >= '0' && c <= '9') }
-
 type tokKind int
 
 const (
@@ -248,7 +242,7 @@ func (l *lexer) next() (token, bool, *SplitError) {
 	case c == '/' && strings.HasPrefix(s[i:], "/*"):
 		tok.kind = tokBlockComment
 		var ok bool
-		if i, ok = skipBlockComment(s, i); !ok {
+		if i, ok = sqlscan.SkipBlockComment(s, i); !ok {
 			errMsg = "unterminated block comment: the /* opened here has no closing */ " +
 				"(block comments nest in PostgreSQL: every /* needs its own */)"
 		}
@@ -257,16 +251,16 @@ func (l *lexer) next() (token, bool, *SplitError) {
 		i++
 	case c == '\'':
 		var ok bool
-		if i, ok = skipQuoted(s, i+1, '\'', false); !ok {
+		if i, ok = sqlscan.SkipQuoted(s, i+1, '\'', false); !ok {
 			errMsg = "unterminated string: the ' opened here has no closing ' (a quote inside a string is written '')"
 		}
 	case c == '"':
 		var ok bool
-		if i, ok = skipQuoted(s, i+1, '"', false); !ok {
+		if i, ok = sqlscan.SkipQuoted(s, i+1, '"', false); !ok {
 			errMsg = `unterminated quoted identifier: the " opened here has no closing " (a quote inside an identifier is written "")`
 		}
 	case c == '$':
-		tag := dollarTag(s[i:])
+		tag := sqlscan.DollarTag(s[i:])
 		if tag == "" {
 			i++ // a parameter like $1, or an operator
 			break
@@ -277,15 +271,15 @@ func (l *lexer) next() (token, bool, *SplitError) {
 			i = len(s)
 			errMsg = fmt.Sprintf("unterminated dollar-quoted string: the %s opened here has no closing %s", tag, tag)
 		}
-	case isIdentStart(c):
+	case sqlscan.IsIdentStart(c):
 		j := i + 1
-		for j < len(s) && isIdentCont(s[j]) {
+		for j < len(s) && sqlscan.IsIdentCont(s[j]) {
 			j++
 		}
 		i = j
 		if j == tok.start+1 && (c == 'E' || c == 'e') && j < len(s) && s[j] == '\'' {
 			var ok bool
-			if i, ok = skipQuoted(s, j+1, '\'', true); !ok {
+			if i, ok = sqlscan.SkipQuoted(s, j+1, '\'', true); !ok {
 				errMsg = `unterminated E'...' string: the ' opened here has no closing ' ` +
 					`(inside E'...' a quote is written \' or '', and a backslash \\)`
 			}
@@ -300,59 +294,4 @@ func (l *lexer) next() (token, bool, *SplitError) {
 		return token{}, false, &SplitError{Line: tok.line, Msg: errMsg}
 	}
 	return tok, true, nil
-}
-
-// skipQuoted returns the offset just past the quote q closing the quoted text
-// that starts at i; a doubled quote, and with backslash a backslash-escaped
-// character, does not close it. ok is false when nothing closes it.
-func skipQuoted(s string, i int, q byte, backslash bool) (end int, ok bool) {
-	for i < len(s) {
-		switch c := s[i]; {
-		case backslash && c == '\\':
-			i += 2
-		case c == q && i+1 < len(s) && s[i+1] == q:
-			i += 2
-		case c == q:
-			return i + 1, true
-		default:
-			i++
-		}
-	}
-	return len(s), false
-}
-
-// skipBlockComment returns the offset just past the */ closing the comment
-// opened at i, counting nested /* */ pairs as PostgreSQL does.
-func skipBlockComment(s string, i int) (end int, ok bool) {
-	depth := 0
-	for i < len(s) {
-		switch {
-		case strings.HasPrefix(s[i:], "/*"):
-			depth++
-			i += 2
-		case strings.HasPrefix(s[i:], "*/"):
-			depth--
-			i += 2
-			if depth == 0 {
-				return i, true
-			}
-		default:
-			i++
-		}
-	}
-	return len(s), false
-}
-
-// dollarTag returns the dollar-quote delimiter ("$$" or "$tag$") s starts
-// with, or "".
-func dollarTag(s string) string {
-	j := 1
-	if j < len(s) && isIdentStart(s[j]) {
-		for j++; j < len(s) && isIdentCont(s[j]) && s[j] != '$'; j++ {
-		}
-	}
-	if j < len(s) && s[j] == '$' {
-		return s[:j+1]
-	}
-	return ""
 }
