@@ -367,14 +367,7 @@ func checkVersion(set *source.Set, v int64) error {
 }
 
 func settings(d fleet.Defaults, o runOptions) runner.Settings {
-	s := runner.Settings{
-		LockTimeout:              d.LockTimeout,
-		StatementTimeout:         d.StatementTimeout,
-		IdleInTransactionTimeout: d.IdleInTransactionTimeout,
-		ConnectTimeout:           d.ConnectTimeout,
-		LockWait:                 d.LockWait,
-		Timeout:                  d.Timeout,
-	}
+	s := runner.SettingsFrom(d)
 	for name, v := range o.durations {
 		switch name {
 		case flagLockTimeout:

@@ -91,9 +91,7 @@ func Run(ctx context.Context, o Options) error {
 	ro := o.Runner
 	ro.Set = o.Set
 	ro.Parallelism = fl.Defaults.Parallelism
-	ro.Settings = runner.Settings{LockTimeout: fl.Defaults.LockTimeout, StatementTimeout: fl.Defaults.StatementTimeout,
-		IdleInTransactionTimeout: fl.Defaults.IdleInTransactionTimeout, ConnectTimeout: fl.Defaults.ConnectTimeout,
-		LockWait: fl.Defaults.LockWait, Timeout: fl.Defaults.Timeout}
+	ro.Settings = runner.SettingsFrom(fl.Defaults)
 	r, err := runner.New(ro)
 	if err != nil {
 		return err

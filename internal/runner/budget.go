@@ -69,18 +69,22 @@ func serverKey(t fleet.Target) string {
 // server can still accept: max_connections minus the connections in use and
 // those reserved for superusers. Parallelism above that would only queue
 // on 53300 errors. One short connection per server, through its first
-// target; a server that cannot be asked keeps the run's parallelism.
+// target; a server that cannot be asked keeps the run's parallelism. The
+// result maps each target's name to its server's slots, so each DSN is
+// parsed once per run.
 func (r *Runner) serverSlots(ctx context.Context, targets []fleet.Target) map[string]chan struct{} {
+	keys := make([]string, len(targets))
 	first := map[string]fleet.Target{}
 	count := map[string]int{}
-	for _, t := range targets {
+	for i, t := range targets {
 		k := serverKey(t)
+		keys[i] = k
 		if _, ok := first[k]; !ok {
 			first[k] = t
 		}
 		count[k]++
 	}
-	slots := map[string]chan struct{}{}
+	perServer := map[string]chan struct{}{}
 	for k, t := range first {
 		limit := min(r.parallel, count[k])
 		if count[k] > 1 {
@@ -90,7 +94,11 @@ func (r *Runner) serverSlots(ctx context.Context, targets []fleet.Target) map[st
 				limit = max(1, free)
 			}
 		}
-		slots[k] = make(chan struct{}, limit)
+		perServer[k] = make(chan struct{}, limit)
+	}
+	slots := make(map[string]chan struct{}, len(targets))
+	for i, t := range targets {
+		slots[t.Name] = perServer[keys[i]]
 	}
 	return slots
 }

@@ -35,6 +35,18 @@ type Settings struct {
 	Timeout                  time.Duration // whole budget per target; 0 means none
 }
 
+// SettingsFrom takes a fleet file's session limits.
+func SettingsFrom(d fleet.Defaults) Settings {
+	return Settings{
+		LockTimeout:              d.LockTimeout,
+		StatementTimeout:         d.StatementTimeout,
+		IdleInTransactionTimeout: d.IdleInTransactionTimeout,
+		ConnectTimeout:           d.ConnectTimeout,
+		LockWait:                 d.LockWait,
+		Timeout:                  d.Timeout,
+	}
+}
+
 // Options configure a Runner.
 type Options struct {
 	Set            *source.Set
@@ -194,7 +206,7 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 				r.observe.TargetFinished(results[i])
 				return nil
 			}
-			slot := slots[serverKey(t)]
+			slot := slots[t.Name]
 			select {
 			case slot <- struct{}{}:
 				defer func() { <-slot }()
