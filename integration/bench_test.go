@@ -87,7 +87,7 @@ func BenchmarkFleetUp(b *testing.B) {
 
 		if goosePath != "" {
 			dbs = benchDatabases(b, n)
-			d, err = benchPhase(b, func() error { return gooseUp(goosePath, gooseDir, dbs) })
+			d, err = benchPhase(b, func() error { return gooseRun(goosePath, gooseDir, "up", dbs) })
 			if err != nil {
 				b.Fatalf("goose CLI: %v", err)
 			}
@@ -133,13 +133,18 @@ func benchPhase(b *testing.B, fn func() error) (time.Duration, error) {
 }
 
 func benchTenantCount(tb testing.TB) int {
-	s := os.Getenv("ORCH_BENCH_TENANTS")
-	if s == "" {
-		return benchTenants
+	return envInt(tb, "ORCH_BENCH_TENANTS", benchTenants, 1)
+}
+
+// envInt reads an integer setting of a benchmark from the environment.
+func envInt(tb testing.TB, name string, def, least int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		tb.Fatalf("ORCH_BENCH_TENANTS=%q: want a positive integer", s)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < least {
+		tb.Fatalf("%s=%q: want an integer of at least %d", name, v, least)
 	}
 	return n
 }
@@ -364,8 +369,9 @@ func orchestratorUp(tb testing.TB, dbs []string) (Report, error) {
 	return rep, errors.Join(errs...)
 }
 
-// gooseUp runs `goose -dir dir postgres DSN up` once per database.
-func gooseUp(goosePath, dir string, dbs []string) error {
+// gooseRun runs `goose -dir dir postgres DSN command` once per database,
+// benchParallel at a time.
+func gooseRun(goosePath, dir, command string, dbs []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), phaseTimeout(dbs))
 	defer cancel()
 	var env []string
@@ -375,10 +381,10 @@ func gooseUp(goosePath, dir string, dbs []string) error {
 		}
 	}
 	return forEachDB(ctx, dbs, func(ctx context.Context, _, dsn string) error {
-		cmd := exec.CommandContext(ctx, goosePath, "-dir", dir, "postgres", dsn, "up")
+		cmd := exec.CommandContext(ctx, goosePath, "-dir", dir, "postgres", dsn, command)
 		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("goose up: %v\n%s", err, out)
+			return fmt.Errorf("goose %s: %v\n%s", command, err, out)
 		}
 		return nil
 	})

@@ -74,8 +74,8 @@ func BenchmarkScale(b *testing.B) {
 	if skipAll != "" {
 		b.Skip(skipAll)
 	}
-	n := scaleEnvInt(b, "ORCH_SCALE_TENANTS", scaleTenants, 1)
-	small := scaleEnvInt(b, "ORCH_SCALE_SMALL", scaleSmall, 0)
+	n := envInt(b, "ORCH_SCALE_TENANTS", scaleTenants, 1)
+	small := envInt(b, "ORCH_SCALE_SMALL", scaleSmall, 0)
 	if small >= n {
 		small = 0
 	}
@@ -97,7 +97,7 @@ func BenchmarkScale(b *testing.B) {
 	if _, err := s.orchestrator(warm[benchWarmup:2*benchWarmup], "up", "applied"); err != nil {
 		b.Fatalf("warm-up up: %v", err)
 	}
-	if err := gooseUp(goosePath, gooseDir, warm[2*benchWarmup:]); err != nil {
+	if err := gooseRun(goosePath, gooseDir, "up", warm[2*benchWarmup:]); err != nil {
 		b.Fatalf("warm-up goose: %v", err)
 	}
 	s.drop(warm)
@@ -215,13 +215,13 @@ func (s *scaleRun) fleetOfDatabases(f *scaleFigures) {
 		if c.cmd == "status" {
 			// Its floor and goose right after it, on the same databases.
 			f.statusFloor = s.timed("floor status", func() error { return scaleStatusFloor(dbs) })
-			f.gooseStatus = s.timed("goose status", func() error { return scaleGoose(s.goose, s.gooseDir, "status", dbs) })
+			f.gooseStatus = s.timed("goose status", func() error { return gooseRun(s.goose, s.gooseDir, "status", dbs) })
 		}
 	}
 	s.drop(dbs)
 
 	dbs = s.databases("g", f.n)
-	f.gooseUp = s.timed("goose up", func() error { return gooseUp(s.goose, s.gooseDir, dbs) })
+	f.gooseUp = s.timed("goose up", func() error { return gooseRun(s.goose, s.gooseDir, "up", dbs) })
 	s.drop(dbs)
 }
 
@@ -769,38 +769,6 @@ func scaleStatusFloor(dbs []string) error {
 		}
 		return nil
 	})
-}
-
-// scaleGoose runs `goose -dir dir postgres DSN command` once per database.
-func scaleGoose(goosePath, dir, command string, dbs []string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), phaseTimeout(dbs))
-	defer cancel()
-	var env []string
-	for _, kv := range cleanEnv() {
-		if !strings.HasPrefix(kv, "GOOSE_") {
-			env = append(env, kv)
-		}
-	}
-	return forEachDB(ctx, dbs, func(ctx context.Context, _, dsn string) error {
-		cmd := exec.CommandContext(ctx, goosePath, "-dir", dir, "postgres", dsn, command)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("goose %s: %v\n%s", command, err, out)
-		}
-		return nil
-	})
-}
-
-func scaleEnvInt(tb testing.TB, name string, def, least int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < least {
-		tb.Fatalf("%s=%q: want an integer of at least %d", name, v, least)
-	}
-	return n
 }
 
 // print writes the table; small is nil when the linearity run was skipped.
