@@ -22,8 +22,10 @@ func lintWith(t *testing.T, files map[string]string, o Options) []Finding {
 	return CheckWith(set, o)
 }
 
-func up(sql string) string     { return "-- +goose Up\n" + sql + "-- +goose Down\nSELECT 1;\n" }
-func upNoTx(sql string) string { return "-- +goose NO TRANSACTION\n-- +goose Up\n" + sql + "-- +goose Down\nSELECT 1;\n" }
+func up(sql string) string { return "-- +goose Up\n" + sql + "-- +goose Down\nSELECT 1;\n" }
+func upNoTx(sql string) string {
+	return "-- +goose NO TRANSACTION\n-- +goose Up\n" + sql + "-- +goose Down\nSELECT 1;\n"
+}
 
 func TestEnumValueUsedInBatch(t *testing.T) {
 	base := map[string]string{
