@@ -117,7 +117,7 @@ func runValidate(ctx context.Context, o runOptions, vo validateOpts) error {
 	var fl *fleet.Fleet
 	if fleetGiven(o) {
 		var err error
-		fl, err = loadFleet(o)
+		fl, err = loadFleetOffline(o)
 		var fe *fleet.Error
 		switch {
 		case errors.As(err, &fe):
@@ -192,6 +192,20 @@ func runValidate(ctx context.Context, o runOptions, vo validateOpts) error {
 		return exitError{exitUsage}
 	}
 	return nil
+}
+
+// loadFleetOffline is loadFleet without discovery: a fleet whose targets
+// all come from discovery has none yet, and the selection waits for them.
+func loadFleetOffline(o runOptions) (*fleet.Fleet, error) {
+	sel, err := parseSelection(o)
+	if err != nil {
+		return nil, err
+	}
+	fl, err := readFleet(o)
+	if err != nil || (len(fl.Targets) == 0 && len(fl.Discover) > 0) {
+		return fl, err
+	}
+	return sel.apply(fl)
 }
 
 // fleetKind tells the lint whether the fleet has tenant schemas: listed or
