@@ -43,6 +43,12 @@ func FuzzCheck(f *testing.F) {
 		"ALTER TABLE x ADD",
 		"ALTER TABLE x RENAME TO",
 		"DO $$ BEGIN RAISE EXCEPTION '" + source.PlaceholderMarker + "'; END $$;",
+		"CREATE TABLE t (a timestamp(3), b char(2), c json, id int PRIMARY KEY, PRIMARY KEY (",
+		"ALTER TABLE x ALTER COLUMN y TYPE varchar(10), ALTER y SET NOT NULL, ADD CONSTRAINT c UNIQUE",
+		"ALTER TYPE mood ADD VALUE IF NOT EXISTS 'x'; UPDATE t SET m = 'x'",
+		"VACUUM (FULL", "REINDEX (VERBOSE", "LOCK TABLE", "TRUNCATE ONLY a, b CASCADE", "DELETE FROM", "UPDATE ONLY",
+		"CREATE OR REPLACE TRIGGER x AFTER UPDATE ON", "CLUSTER VERBOSE", "ALTER TABLE public.x DETACH PARTITION",
+		"-- orchestrator:lint-ignore\nSELECT 1", "-- orchestrator:lint-ignore a,,b\nSELECT 1",
 	} {
 		f.Add(s, false)
 		f.Add(s, true)
