@@ -144,58 +144,69 @@ func (l *linter) segments() []segment {
 }
 
 func (g segment) versions() string {
-	first, last := g.migs[0].m.Version, g.migs[len(g.migs)-1].m.Version
-	if first == last {
-		return fmt.Sprint(first)
-	}
-	return fmt.Sprintf("%d-%d", first, last)
+	return versionRange(g.migs[0].m.Version, g.migs[len(g.migs)-1].m.Version)
 }
 
 // batchRules applies the rules that look across the batch.
 func (l *linter) batchRules() {
 	segs := l.segments()
-	var createdBefore []relation
+	created := relations{}
 	for _, g := range segs {
 		if !g.noTx {
-			l.segmentLocks(g, createdBefore)
-			l.enumUses(g)
+			l.segmentLocks(g, created)
 		}
 		for _, mf := range g.migs {
-			createdBefore = append(createdBefore, mf.created...)
+			created.add(mf.created...)
+		}
+		if !g.noTx {
+			l.enumUses(g)
 		}
 	}
 	l.noTxSplits(segs)
 }
 
+// relations is a set of relations indexed by name, for the batch rules'
+// lookups across a set of any size.
+type relations map[string][]relation
+
+func (rs relations) add(list ...relation) {
+	for _, r := range list {
+		rs[r.name] = append(rs[r.name], r)
+	}
+}
+
+func (rs relations) has(r relation) bool {
+	for _, c := range rs[r.name] {
+		if c.same(r) {
+			return true
+		}
+	}
+	return false
+}
+
 // segmentLocks flags a transactional run that holds ACCESS EXCLUSIVE on
-// more than one table that existed before the batch.
-func (l *linter) segmentLocks(g segment, createdBefore []relation) {
+// more than one table that existed before the batch. createdBefore holds
+// what earlier runs of the batch created.
+func (l *linter) segmentLocks(g segment, createdBefore relations) {
 	type held struct {
 		r    relation
 		file string
 		line int
-		span stmtSpan
 	}
 	var locks []held
-	created := append([]relation(nil), createdBefore...)
-	isCreated := func(r relation) bool {
-		for _, c := range created {
-			if c.same(r) {
-				return true
-			}
-		}
-		return false
-	}
+	seen := relations{}
+	created := relations{}
 	for _, mf := range g.migs {
 		for _, st := range mf.stmts {
 			for _, r := range st.locks {
-				if isCreated(r) || hasRelation(locks, func(h held) relation { return h.r }, r) {
+				if createdBefore.has(r) || created.has(r) || seen.has(r) {
 					continue
 				}
-				locks = append(locks, held{r, mf.m.UpFile, st.line, st.span})
+				seen.add(r)
+				locks = append(locks, held{r, mf.m.UpFile, st.line})
 			}
 		}
-		created = append(created, mf.created...)
+		created.add(mf.created...)
 	}
 	if len(locks) < 2 {
 		return
@@ -208,15 +219,6 @@ func (l *linter) segmentLocks(g segment, createdBefore []relation) {
 	l.add(Finding{File: locks[1].file, Line: locks[1].line, Rule: RuleBatchLocks, Severity: r.Severity, Message: fmt.Sprintf(
 		"migrations %s run in one transaction on each target and take ACCESS EXCLUSIVE locks on %d existing tables: %s: %s; instead: %s",
 		g.versions(), len(locks), strings.Join(parts, ", "), r.Why, r.Instead)})
-}
-
-func hasRelation[T any](list []T, rel func(T) relation, r relation) bool {
-	for _, x := range list {
-		if rel(x).same(r) {
-			return true
-		}
-	}
-	return false
 }
 
 // enumUses flags a statement that uses an enum value an earlier statement
@@ -249,47 +251,47 @@ func (l *linter) enumUses(g segment) {
 }
 
 // noTxSplits notes each NO TRANSACTION migration with transactional ones
-// on both sides, and what the split does to atomicity.
+// on both sides, and what the split does to atomicity: the runs next to it,
+// and what a failure after it leaves.
 func (l *linter) noTxSplits(segs []segment) {
+	txBefore := false
+	txAfter := make([]bool, len(segs)+1)
+	for k := len(segs) - 1; k >= 0; k-- {
+		txAfter[k] = txAfter[k+1] || !segs[k].noTx
+	}
 	for k, g := range segs {
-		if !g.noTx || !hasTx(segs[:k]) || !hasTx(segs[k+1:]) {
+		if !g.noTx || !txBefore || !txAfter[k+1] {
+			txBefore = txBefore || !g.noTx
 			continue
-		}
-		var runs []string
-		for _, o := range segs {
-			if o.noTx {
-				runs = append(runs, o.versions()+" on its own, outside a transaction")
-			} else {
-				runs = append(runs, o.versions()+" in one transaction")
-			}
 		}
 		mf := g.migs[0]
 		line := mf.m.UpLine
 		if len(mf.stmts) > 0 {
 			line = mf.stmts[0].line
 		}
+		first := segs[0].migs[0].m.Version
 		r, _ := ruleInfo(RuleNoTxSplitsBatch)
 		l.add(Finding{File: mf.m.UpFile, Line: line, Rule: RuleNoTxSplitsBatch, Severity: r.Severity, Message: fmt.Sprintf(
-			"NO TRANSACTION migration %d splits the batch: a target at version %d runs %s; a failure after %d rolls back "+
-				"only its own transaction, and what committed before it (%s) is undone by running down sections, newest "+
-				"first, not by a rollback (a down that fails leaves the target failed): %s; instead: %s",
-			mf.m.Version, l.opts.Since, strings.Join(runs, ", then "), mf.m.Version, committedBefore(segs[:k+1]), r.Why, r.Instead)})
+			"NO TRANSACTION migration %d splits the batch: a target at version %d runs %s, then %d on its own, outside a "+
+				"transaction, then %s; a failure after %d rolls back only the run it happens in, and what committed "+
+				"before (%s) is undone by running down sections, newest first, not by a rollback (a down that fails "+
+				"leaves the target failed): %s; instead: %s",
+			mf.m.Version, l.opts.Since, segs[k-1].describe(), mf.m.Version, segs[k+1].describe(), mf.m.Version,
+			versionRange(first, mf.m.Version), r.Why, r.Instead)})
 	}
 }
 
-func hasTx(segs []segment) bool {
-	for _, g := range segs {
-		if !g.noTx {
-			return true
-		}
+// describe says how a run commits.
+func (g segment) describe() string {
+	if g.noTx {
+		return g.versions() + " on its own, outside a transaction"
 	}
-	return false
+	return g.versions() + " in one transaction"
 }
 
-func committedBefore(segs []segment) string {
-	var vs []string
-	for _, g := range segs {
-		vs = append(vs, g.versions())
+func versionRange(first, last int64) string {
+	if first == last {
+		return fmt.Sprint(first)
 	}
-	return strings.Join(vs, ", ")
+	return fmt.Sprintf("%d-%d", first, last)
 }

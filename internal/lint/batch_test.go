@@ -123,7 +123,7 @@ func TestNoTransactionSplitsBatch(t *testing.T) {
 	if b := brief(got); !slices.Equal(b, []string{"002_idx.sql:3 note no-transaction-splits-batch"}) {
 		t.Fatalf("findings %q\n%s", b, messages(got))
 	}
-	for _, s := range []string{"1 in one transaction, then 2 on its own, outside a transaction, then 3 in one transaction", "down sections"} {
+	for _, s := range []string{"runs 1 in one transaction, then 2 on its own, outside a transaction, then 3 in one transaction", "down sections", "before (1-2)"} {
 		if !strings.Contains(got[0].Message, s) {
 			t.Errorf("message does not say %q: %s", s, got[0].Message)
 		}

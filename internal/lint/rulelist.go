@@ -1,6 +1,10 @@
 package lint
 
-import "github.com/orchestrator-dev/orchestrator/internal/report"
+import (
+	"sync"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
+)
 
 // Rule names, as reported in Finding.Rule. They are stable: suppressions
 // and CI configurations name them.
@@ -162,12 +166,18 @@ func Rules() []Rule {
 	}
 }
 
-// ruleInfo returns the rule called name; the zero Rule when there is none.
-func ruleInfo(name string) (Rule, bool) {
+// ruleIndex maps each rule's name to its description; built once, never
+// changed.
+var ruleIndex = sync.OnceValue(func() map[string]Rule {
+	m := map[string]Rule{}
 	for _, r := range Rules() {
-		if r.Name == name {
-			return r, true
-		}
+		m[r.Name] = r
 	}
-	return Rule{}, false
+	return m
+})
+
+// ruleInfo returns the rule called name; false when there is none.
+func ruleInfo(name string) (Rule, bool) {
+	r, ok := ruleIndex()[name]
+	return r, ok
 }

@@ -67,11 +67,15 @@ func (l *linter) suppress() []Finding {
 	if len(l.ignores) == 0 {
 		return l.findings
 	}
+	byFile := map[string][]*ignore{}
+	for _, ig := range l.ignores {
+		byFile[ig.file] = append(byFile[ig.file], ig)
+	}
 	kept := l.findings[:0]
 	for _, f := range l.findings {
 		silenced := false
-		for _, ig := range l.ignores {
-			if ig.file == f.File && f.Line >= ig.span.first && f.Line <= ig.span.last && slices.Contains(ig.rules, f.Rule) {
+		for _, ig := range byFile[f.File] {
+			if f.Line >= ig.span.first && f.Line <= ig.span.last && slices.Contains(ig.rules, f.Rule) {
 				ig.used, silenced = true, true
 			}
 		}

@@ -45,7 +45,7 @@ func (t Token) IsPunct(c byte) bool { return t.Kind == Punct && t.Text != "" && 
 // comments; strings ('...', E'...') and dollar-quoted bodies are single
 // tokens, so nothing inside a function body or a DO block is looked at.
 func Tokens(sql string, firstLine int) []Token {
-	var out []Token
+	out := make([]Token, 0, len(sql)/6+1) // a token per 6 bytes of typical DDL
 	line := firstLine
 	i := 0
 	for i < len(sql) {
