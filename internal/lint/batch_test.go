@@ -150,6 +150,9 @@ func TestSchemaQualifiedByFleet(t *testing.T) {
 			t.Errorf("fleet %d: %q, want %q", tt.fleet, b, tt.want)
 		}
 	}
+	if got := only(lintWith(t, files, Options{Fleet: FleetSchemas, SharedSchemas: []string{"public"}}), RuleSchemaQualified); len(got) != 0 {
+		t.Errorf("a shared schema is flagged:\n%s", messages(got))
+	}
 }
 
 func TestServerVersions(t *testing.T) {

@@ -72,7 +72,7 @@ func (s *section) schemaQualified(ts []token) {
 		j = skip(ts, j, "only")
 		j = skip(ts, j, "concurrently")
 		r, _, ok := qualifiedName(ts, j)
-		if !ok || r.schema == "" || systemSchemas[r.schema] || seen[r.display] {
+		if !ok || r.schema == "" || systemSchemas[r.schema] || slices.Contains(s.l.opts.SharedSchemas, r.schema) || seen[r.display] {
 			continue
 		}
 		seen[r.display] = true

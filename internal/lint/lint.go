@@ -82,6 +82,9 @@ type Options struct {
 	Since int64
 	// Fleet decides how much a schema-qualified name weighs.
 	Fleet FleetKind
+	// SharedSchemas are schemas every tenant shares on purpose (where
+	// extensions live): names qualified with them are not flagged.
+	SharedSchemas []string
 	// ServerVersions holds the server_version_num of each distinct server
 	// of the fleet (validate --probe-versions); empty means not probed, and
 	// the version rules stay silent.
