@@ -76,7 +76,7 @@ func (s *section) schemaQualified(ts []token) {
 			continue
 		}
 		seen[r.display] = true
-		msg := fmt.Sprintf("%s names schema %s", r.display, displayName(token{Kind: sqlscan.Ident, Text: r.schema}))
+		msg := r.display + " names its schema"
 		if s.l.opts.Fleet == FleetDatabases {
 			s.addNote(ts[j].Line, RuleSchemaQualified, msg+": harmless while every target is a database of its own, "+
 				"but the set could not serve tenant schemas; leave names unqualified, so each target's search_path decides")

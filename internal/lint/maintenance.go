@@ -16,7 +16,7 @@ func (s *section) vacuum(ts []token, inBlock bool) {
 		return
 	}
 	if !s.dir.noTx || inBlock {
-		s.flag(ts[0].Line, RuleVacuumInTx, fmt.Sprintf("VACUUM in a %s section that runs in a transaction block", s.dir.name()))
+		s.flag(ts[0].Line, RuleVacuumInTx, fmt.Sprintf("VACUUM in the %s section, which runs in a transaction block", s.dir.name()))
 		return
 	}
 	full := false
