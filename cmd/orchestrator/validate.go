@@ -156,6 +156,13 @@ func runValidate(ctx context.Context, o runOptions, vo validateOpts) error {
 				}
 				lo.ServerVersions = append(lo.ServerVersions, sv.Version)
 			}
+			for _, d := range fl.Discover {
+				if d.Query != "" {
+					v.Findings = append(v.Findings, lint.Finding{File: fleetLabel(v.Fleet), Line: d.Line, Rule: ruleProbe, Severity: lint.SeverityNote,
+						Message: fmt.Sprintf("%s is a catalog query: the servers it lists were not asked their version (validate runs no discovery); "+
+							"list one target per server, or run validate where discovery's result is a fleet file", d.Label())})
+				}
+			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -255,6 +255,30 @@ func TestValidateProbeVersions(t *testing.T) {
 		t.Error("a DSN reached the output")
 	}
 
+	t.Run("a catalog query is not run", func(t *testing.T) {
+		catalog, asked := connCounter(t)
+		fleetDir := writeValidateDir(t, map[string]string{
+			"fleet.yaml": fmt.Sprintf("targets:\n  - name: acme\n    dsn: %s\n"+
+				"discover:\n  - server: postgres://app@127.0.0.1:%d/catalog\n    query: SELECT name, dsn FROM tenants\n", viaProxy, catalog),
+		})
+		o, stdout, _ := validateOptions()
+		o.migrationsDir, o.format, o.fleetPath = dir, "json", filepath.Join(fleetDir, "fleet.yaml")
+		_ = runValidate(ctx, o, validateOpts{probe: true})
+		d := decodeValidation(t, stdout)
+		if asked.Load() != 0 || len(d.Servers) != 1 {
+			t.Errorf("%d connections to the catalog, servers %+v: want none and the listed target's server", asked.Load(), d.Servers)
+		}
+		notes := 0
+		for _, f := range d.Findings {
+			if f.Rule == "probe-versions" && f.Severity == "note" && f.Line == 5 {
+				notes++
+			}
+		}
+		if notes != 1 {
+			t.Errorf("want one note at the query entry: %+v", d.Findings)
+		}
+	})
+
 	t.Run("unreachable server", func(t *testing.T) {
 		dead, _ := connCounter(t)
 		fleetDir := writeValidateDir(t, map[string]string{

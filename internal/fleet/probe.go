@@ -24,7 +24,9 @@ type ServerVersion struct {
 }
 
 // ProbeVersions opens one connection to each distinct server of f (its
-// listed targets and its discovery servers; no discovery runs), reads
+// listed targets and the servers its databases: and schemas: entries
+// discover on; no discovery runs, so the servers a query: entry would list
+// are not asked, nor is its catalog server), reads
 // server_version_num and closes it. Servers are asked one at a time, in the
 // order the fleet file names them; a server that cannot be asked has Err
 // set, and the others are still asked.
@@ -46,7 +48,9 @@ func ProbeVersions(ctx context.Context, f *Fleet) []ServerVersion {
 		add(t.DSN, t.Origin)
 	}
 	for _, s := range f.Discover {
-		add(s.Server, s.Origin)
+		if s.Query == "" {
+			add(s.Server, s.Origin)
+		}
 	}
 	out := make([]ServerVersion, 0, len(order))
 	for _, key := range order {
