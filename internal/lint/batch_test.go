@@ -161,6 +161,7 @@ func TestServerVersions(t *testing.T) {
 		"002_idx.sql":   upNoTx("REINDEX INDEX CONCURRENTLY users_pkey;\n"),
 		"003_col.sql":   up("ALTER TABLE users ADD COLUMN flag boolean NOT NULL DEFAULT false;\nCREATE UNIQUE INDEX u ON users (email) NULLS NOT DISTINCT;\n"),
 		"004_expr.sql":  up("ALTER TABLE users ALTER COLUMN g SET EXPRESSION AS (lower(email));\n"),
+		"005_uuid.sql":  up("INSERT INTO users (id, email) SELECT 1, gen_random_uuid()::text;\n"),
 	}
 	tests := []struct {
 		name     string
@@ -175,6 +176,7 @@ func TestServerVersions(t *testing.T) {
 			"003_col.sql:2 warning behaves-differently-across-versions",
 			"003_col.sql:3 error needs-newer-server",
 			"004_expr.sql:2 error needs-newer-server",
+			"005_uuid.sql:2 warning behaves-differently-across-versions",
 		}},
 	}
 	for _, tt := range tests {

@@ -111,7 +111,6 @@ var features = []feature{
 	{150000, "UNIQUE NULLS NOT DISTINCT", func(ts []token) bool { return indexAnyDepth(ts, "nulls", "not", "distinct") >= 0 }},
 	{150000, "MERGE", func(ts []token) bool { return ts[0].Is("merge") }},
 	{140000, "CREATE OR REPLACE TRIGGER", func(ts []token) bool { return words(ts, 0, "create", "or", "replace", "trigger") }},
-	{130000, "gen_random_uuid() without the pgcrypto extension", func(ts []token) bool { return calls(ts, "gen_random_uuid") }},
 	{120000, "a stored generated column (GENERATED ALWAYS AS (...) STORED)", func(ts []token) bool {
 		return indexAnyDepth(ts, "generated", "always", "as") >= 0 && hasWord(ts, "stored")
 	}},
@@ -150,6 +149,9 @@ func (s *section) serverVersions(ts []token) {
 			s.needsServer(ts[0].Line, f.min, f.what)
 		}
 	}
+	if calls(ts, "gen_random_uuid") {
+		s.versionBehaviour(ts[0].Line, 130000, "gen_random_uuid()", "is built in from PostgreSQL 13 and needs the pgcrypto extension on older servers")
+	}
 	if !s.dir.noTx && words(ts, 0, "alter", "type") && indexAnyDepth(ts, "add", "value") >= 0 {
 		s.needsServer(ts[0].Line, 120000, "ALTER TYPE ... ADD VALUE inside a transaction block")
 	}
@@ -168,7 +170,7 @@ func (s *section) needsServer(line, min int, what string) {
 // versionBehaviour flags a statement that is cheap from PostgreSQL min on,
 // when older servers were found.
 func (s *section) versionBehaviour(line, min int, what, how string) {
-	if older := olderThan(s.l.opts.ServerVersions, min); older != "" && s.dir.up {
+	if older := olderThan(s.l.opts.ServerVersions, min); older != "" {
 		r, _ := ruleInfo(RuleVersionBehaviour)
 		s.addf(line, RuleVersionBehaviour, "%s %s, and the fleet has servers at %s; instead: %s", what, how, older, r.Instead)
 	}

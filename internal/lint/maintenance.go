@@ -70,8 +70,7 @@ func (s *section) lockTable(ts []token) {
 
 // truncate flags TRUNCATE ... CASCADE.
 func (s *section) truncate(ts []token) {
-	if hasWord(ts, "cascade") {
-		names := s.existingList(ts, skip(ts, skip(ts, 1, "table"), "only"))
+	if names := s.existingList(ts, skip(ts, skip(ts, 1, "table"), "only")); len(names) > 0 && hasWord(ts, "cascade") {
 		s.flag(ts[0].Line, RuleTruncateCascade, "TRUNCATE "+strings.Join(names, ", ")+" CASCADE")
 	}
 }

@@ -289,7 +289,7 @@ func (s *section) addColumnDefault(r relation, line int, rest []token, hasDefaul
 		s.flag(line, RuleVolatileDefault, fmt.Sprintf("ADD COLUMN on existing table %s with %s", r.display, why))
 		return
 	}
-	if hasDefault {
+	if hasDefault && s.dir.up {
 		s.versionBehaviour(line, 110000, "ADD COLUMN with a DEFAULT on existing table "+r.display,
 			"is instant from PostgreSQL 11 but rewrites the table under an ACCESS EXCLUSIVE lock on older servers")
 	}
