@@ -36,6 +36,42 @@ type validation struct {
 	Migrations    checkedSet      `json:"migrations"`
 	Summary       validateSummary `json:"summary"`
 	Findings      []lint.Finding  `json:"findings"`
+	Notes         []validateNote  `json:"notes"`
+}
+
+// validateNote is something validate says about the set that needs no
+// change: it never fails validation, --strict included.
+type validateNote struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+// wrapperNotes says which sections are wrapped in BEGIN ... COMMIT and will
+// run without the wrapper, in the tool's transaction.
+func wrapperNotes(dir string, set *source.Set) []validateNote {
+	var out []validateNote
+	for _, m := range set.Migrations {
+		for _, sec := range []struct {
+			wrapped bool
+			file    string
+			text    string
+			line    int
+			name    string
+		}{{m.UpWrapped, m.UpFile, m.Up, m.UpLine, "up"}, {m.DownWrapped, m.DownFile, m.Down, m.DownLine, "down"}} {
+			if !sec.wrapped {
+				continue
+			}
+			line := sec.line
+			if scan, err := source.FindTxControl(sec.text, sec.line); err == nil && len(scan.Found) > 0 {
+				line = scan.Found[0].Line
+			}
+			out = append(out, validateNote{File: setFilePath(dir, sec.file), Line: line, Message: fmt.Sprintf(
+				"the %s section is wrapped in BEGIN ... COMMIT: the wrapper is dropped and the body runs in the tool's own "+
+					"transaction, with its version row (the checksum stays that of the file as written)", sec.name)})
+		}
+	}
+	return out
 }
 
 type checkedFleet struct {
@@ -71,7 +107,7 @@ func runValidate(ctx context.Context, o runOptions, strict bool) error {
 	if format != report.FormatTable && format != report.FormatJSON {
 		return usagef("validate writes --format table or json, not %s", format)
 	}
-	v := &validation{SchemaVersion: 1, Command: "validate", Findings: []lint.Finding{}}
+	v := &validation{SchemaVersion: 1, Command: "validate", Findings: []lint.Finding{}, Notes: []validateNote{}}
 
 	if fleetGiven(o) {
 		fl, err := loadFleet(o)
@@ -101,6 +137,9 @@ func runValidate(ctx context.Context, o runOptions, strict bool) error {
 	default:
 		v.Migrations.Layout = string(set.Layout)
 		v.Migrations.Versions = set.Versions()
+		if notes := wrapperNotes(o.migrationsDir, set); notes != nil {
+			v.Notes = notes
+		}
 		for _, f := range lint.Check(set) {
 			f.File = setFilePath(o.migrationsDir, f.File)
 			v.Findings = append(v.Findings, f)
@@ -198,10 +237,13 @@ func writeValidationTable(w io.Writer, v *validation) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", loc, f.Severity, f.Rule, f.Message)
 	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(tw, "%s:%d\tnote\ttx-wrapper\t%s\n", n.File, n.Line, n.Message)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(v.Findings) > 0 {
+	if len(v.Findings)+len(v.Notes) > 0 {
 		fmt.Fprintln(w)
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -120,6 +120,11 @@ type validationJSON struct {
 		Severity string `json:"severity"`
 		Message  string `json:"message"`
 	} `json:"findings"`
+	Notes []struct {
+		File    string `json:"file"`
+		Line    int    `json:"line"`
+		Message string `json:"message"`
+	} `json:"notes"`
 }
 
 func decodeValidation(t *testing.T, b *bytes.Buffer) validationJSON {
@@ -493,5 +498,41 @@ func TestNewCommandRefuses(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(broken); len(entries) != 1 {
 		t.Errorf("new wrote into a broken set: %v", entries)
+	}
+}
+
+// TestValidateTransactionControl: a file wrapped in BEGIN ... COMMIT passes
+// with a note naming it; a stray COMMIT is an error with file and line, exit
+// 2, and --strict does not count the note.
+func TestValidateTransactionControl(t *testing.T) {
+	dir := t.TempDir()
+	writeSQL := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeSQL("001_a.up.sql", "BEGIN;\nCREATE TABLE a (id int PRIMARY KEY);\nCOMMIT;\n")
+	writeSQL("001_a.down.sql", "DROP TABLE a;\n")
+	o, stdout, stderr := validateOptions()
+	o.format, o.migrationsDir = "json", dir
+	if err := runValidate(context.Background(), o, true); err != nil {
+		t.Fatalf("a wrapped file fails validate --strict: %v\n%s%s", err, stdout, stderr)
+	}
+	d := decodeValidation(t, stdout)
+	if len(d.Notes) != 1 || d.Notes[0].File != filepath.Join(dir, "001_a.up.sql") || d.Notes[0].Line != 1 ||
+		!strings.Contains(d.Notes[0].Message, "wrapper is dropped") {
+		t.Errorf("notes = %+v, want one for 001_a.up.sql:1", d.Notes)
+	}
+
+	writeSQL("002_b.up.sql", "CREATE TABLE b (id int);\nCOMMIT;\nCREATE TABLE c (id int);\n")
+	writeSQL("002_b.down.sql", "DROP TABLE c;\nDROP TABLE b;\n")
+	o, stdout, stderr = validateOptions()
+	o.migrationsDir = dir
+	err := runValidate(context.Background(), o, false)
+	if code := validateExit(err); code != exitUsage {
+		t.Fatalf("exit %d (%v), want %d", code, err, exitUsage)
+	}
+	if !strings.Contains(stdout.String(), filepath.Join(dir, "002_b.up.sql")+":2") || !strings.Contains(stdout.String(), "transaction control (COMMIT)") {
+		t.Errorf("the stray COMMIT is not named with file and line:\n%s%s", stdout, stderr)
 	}
 }
