@@ -33,6 +33,7 @@ type Settings struct {
 	ConnectTimeout           time.Duration // dialing and authentication
 	LockWait                 time.Duration // how long to poll for the target's advisory lock
 	Timeout                  time.Duration // whole budget per target; 0 means none
+	StallTimeout             time.Duration // no bytes from the server this long while waiting: probe the backend; pgsession's default when 0
 }
 
 // SettingsFrom takes a fleet file's session limits.
@@ -44,6 +45,7 @@ func SettingsFrom(d fleet.Defaults) Settings {
 		ConnectTimeout:           d.ConnectTimeout,
 		LockWait:                 d.LockWait,
 		Timeout:                  d.Timeout,
+		StallTimeout:             d.StallTimeout,
 	}
 }
 
