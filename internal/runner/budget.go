@@ -107,7 +107,7 @@ func (r *Runner) serverSlots(ctx context.Context, targets []fleet.Target) map[st
 func (r *Runner) freeConnections(ctx context.Context, t fleet.Target) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	s, err := connect(ctx, t, r.settings, true)
+	s, err := connectAs(ctx, t, r.settings, true, AppName(t.Name))
 	if err != nil {
 		return 0, err
 	}

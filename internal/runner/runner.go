@@ -60,6 +60,9 @@ type Options struct {
 	RollbackOnHalt bool          // when a wave halts the rollout, undo what this run applied
 	Logger         *slog.Logger  // progress and diagnostics; discarded when nil
 	Observer       Observer      // told as targets start and finish; nil for none
+	// SharedSchemas follow a tenant's own schema in its search_path (the
+	// fleet's shared_schemas); none by default.
+	SharedSchemas []string
 }
 
 // Wave is a group of targets that starts only when the previous wave ended
@@ -88,6 +91,10 @@ type Runner struct {
 	observe        Observer
 	store          database.StoreExtender
 	pool           pool // sessions shared by the schema-per-tenant targets of a database
+	sharedSchemas  []string
+
+	poolerMu sync.Mutex
+	poolers  map[string]bool // per DSN: reached through a transaction pooler
 }
 
 // New checks opts and returns a Runner.
@@ -100,7 +107,8 @@ func New(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{set: opts.Set, settings: opts.Settings, parallel: opts.Parallelism, txMode: opts.TxMode,
-		rollbackOnHalt: opts.RollbackOnHalt, log: opts.Logger, store: store,
+		rollbackOnHalt: opts.RollbackOnHalt, log: opts.Logger, store: store, sharedSchemas: opts.SharedSchemas,
+		poolers: map[string]bool{},
 		retry: retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}}
 	if r.parallel <= 0 {
 		r.parallel = DefaultParallelism
