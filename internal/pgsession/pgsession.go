@@ -205,9 +205,13 @@ func (m *Meter) Sever() {
 	}
 }
 
+// wrap meters the first connection dialed with the meter's config: the
+// session's own. Later ones (cancel requests) are left alone.
 func (m *Meter) wrap(c net.Conn) net.Conn {
 	mc := &meteredConn{Conn: c, m: m}
-	m.conn.Store(mc)
+	if !m.conn.CompareAndSwap(nil, mc) {
+		return c
+	}
 	return mc
 }
 

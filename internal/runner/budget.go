@@ -22,10 +22,17 @@ const tooManyConnectionsWait = 30 * time.Second
 // connection slot (SQLSTATE 53300): another client's burst should delay a
 // target, not fail it.
 func (r *Runner) open(ctx context.Context, t fleet.Target, readOnly bool) (*session, error) {
+	var s *session
+	var err error
 	if t.Schema != "" {
-		return r.openSchema(ctx, t, readOnly)
+		s, err = r.openSchema(ctx, t, readOnly)
+	} else {
+		s, err = r.dial(ctx, t, readOnly)
 	}
-	return r.dial(ctx, t, readOnly)
+	if err == nil {
+		watch(ctx, s)
+	}
+	return s, err
 }
 
 // dial opens a new session to t's database.

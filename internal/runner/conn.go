@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +39,11 @@ type session struct {
 	meter *pgsession.Meter
 	pool  *pool   // where close returns the session; nil: close ends it
 	key   poolKey // the pool's key for it
+	// pid is the server backend of the session, as last seen: a
+	// transaction pooler may move the session between transactions, so
+	// each lock query refreshes it.
+	pid     atomic.Uint32
+	watcher *watchdog // the watchdog the session is under; nil for none
 }
 
 // AppName is the application_name the tool's sessions carry for target name.
@@ -82,7 +88,12 @@ func connectAs(ctx context.Context, t fleet.Target, s Settings, readOnly bool, a
 		db.Close()
 		return nil, err
 	}
-	return &session{db: db, conn: conn, opts: opts, meter: meter}, nil
+	sess := &session{db: db, conn: conn, opts: opts, meter: meter}
+	_ = sess.native(func(c *pgx.Conn) error {
+		sess.pid.Store(c.PgConn().PID())
+		return nil
+	})
+	return sess, nil
 }
 
 // native runs fn on pgx's own connection under the session.
@@ -119,6 +130,7 @@ func (s *session) setSession(ctx context.Context) error {
 // close ends the session (the server releases session advisory locks with
 // it) or, for a pooled session that still answers, returns it to its pool.
 func (s *session) close() {
+	s.unwatch()
 	if s.pool != nil {
 		// A connection that died while borrowed is noticed, and replaced,
 		// by the next borrower's first query.
@@ -130,6 +142,7 @@ func (s *session) close() {
 
 // discard ends the session whatever its pool.
 func (s *session) discard() {
+	s.unwatch()
 	s.conn.Close()
 	s.db.Close()
 }

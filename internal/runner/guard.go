@@ -19,15 +19,17 @@ import (
 // the tool's NO TRANSACTION work take.
 func lockInTx(ctx context.Context, sess *session, key int64, wait time.Duration) (tables, error) {
 	// The settings are evaluated in the FROM item, before the lock.
-	q := "SELECT pg_try_advisory_xact_lock($1) FROM (SELECT " + sess.setExprs(true) + ") AS settings"
+	q := "SELECT pg_try_advisory_xact_lock($1), pg_backend_pid() FROM (SELECT " + sess.setExprs(true) + ") AS settings"
 	deadline := time.Now().Add(wait)
 	pause := 25 * time.Millisecond
 	for {
 		var ok bool
 		var have tables
-		if err := sess.conn.QueryRowContext(ctx, q, key).Scan(&ok); err != nil {
+		var pid int64
+		if err := sess.conn.QueryRowContext(ctx, q, key).Scan(&ok, &pid); err != nil {
 			return have, fmt.Errorf("take advisory lock: %w", err)
 		}
+		sess.pid.Store(uint32(pid))
 		if ok {
 			// A statement of its own, after the lock: its catalog snapshot
 			// sees what the previous holder committed.

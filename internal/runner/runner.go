@@ -231,12 +231,18 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 			}
 			tctx, cancel := ctx, context.CancelFunc(func() {})
 			if r.settings.Timeout > 0 {
-				tctx, cancel = context.WithTimeoutCause(ctx, r.settings.Timeout,
+				// The budget covers everything the target costs: the work
+				// ends early enough to leave the read-back its share.
+				end := time.Now().Add(r.settings.Timeout)
+				reserve := min(r.settings.Timeout/5, 5*time.Second)
+				tctx, cancel = context.WithDeadlineCause(context.WithValue(ctx, deadlineKey{}, end), end.Add(-reserve),
 					fmt.Errorf("target timeout of %s exceeded: %w", r.settings.Timeout, context.DeadlineExceeded))
 			}
+			wctx, stopWatch := r.watchTarget(tctx, t)
 			r.observe.TargetStarted(t.Name)
 			t0 := time.Now()
-			res := fn(tctx, t, log)
+			res := fn(wctx, t, log)
+			stopWatch()
 			cancel()
 			res.Name, res.Wave = t.Name, w.Name
 			res.DurationMS = time.Since(t0).Milliseconds()

@@ -353,7 +353,7 @@ func (r *Runner) failure(ctx context.Context, t fleet.Target, res report.Target,
 // readLatest re-reads the version after a successful run: the version
 // table exists, so goose's one-query latest version is enough.
 func (r *Runner) readLatest(ctx context.Context, t fleet.Target, sess *session) (int64, error) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	rctx, cancel := budgeted(ctx, 15*time.Second)
 	defer cancel()
 	if v, err := r.store.GetLatestVersion(rctx, sess.conn); err == nil {
 		return v, nil
@@ -365,7 +365,7 @@ func (r *Runner) readLatest(ctx context.Context, t fleet.Target, sess *session) 
 // detached from cancellation. When the session is no longer usable (the
 // connection was lost or the statement cancelled) it reads on a fresh one.
 func (r *Runner) readBack(ctx context.Context, t fleet.Target, sess *session) (int64, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	ctx, cancel := budgeted(ctx, 15*time.Second)
 	defer cancel()
 	v, err := currentVersion(ctx, r.store, sess.conn)
 	if err == nil {
