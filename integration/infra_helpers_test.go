@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -21,8 +20,8 @@ import (
 // does. Connections accepted after Freeze forward normally, as a fresh
 // flow through such a box often does.
 type stallProxy struct {
-	ln     net.Listener
-	target string
+	ln        net.Listener
+	target    string
 	mu        sync.Mutex
 	freezeNew bool
 	pairs     []*proxyPair
@@ -285,9 +284,4 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// withTimeout is a context for a test's own queries.
-func withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
 }

@@ -122,7 +122,7 @@ func TestPromiseTenantIsolation(t *testing.T) {
 	}
 	// What the tenant's session looks like when its migration starts, then
 	// what a pg_dump-style file does to a session.
-	m := gooseMigration{file: "001_tenant.sql", up: `CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout,
+	m1 := gooseMigration{file: "001_tenant.sql", up: `CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout,
 	current_setting('statement_timeout') AS statement_timeout,
 	current_setting('idle_in_transaction_session_timeout') AS idle_timeout,
 	current_setting('search_path') AS search_path;
@@ -131,41 +131,60 @@ SET statement_timeout = 0;
 SET idle_in_transaction_session_timeout = 0;
 CREATE TEMP TABLE carried (id int);
 PREPARE carried_stmt AS SELECT 1;
-DROP TABLE IF EXISTS legacy_audit;
-CREATE TABLE uses_shared AS SELECT shared_answer() AS v;`, down: "DROP TABLE uses_shared;\nDROP TABLE seen;"}
-	fleetPath := writeFile(t, "fleet.yaml", fmt.Sprintf(`defaults:
+DROP TABLE IF EXISTS legacy_audit;`, down: "DROP TABLE seen;"}
+	m2 := gooseMigration{file: "002_shared.sql", up: `CREATE TABLE uses_shared AS SELECT shared_answer() AS v, current_setting('search_path') AS search_path;`,
+		down: "DROP TABLE uses_shared;"}
+	fleetWith := func(extra string) string {
+		return writeFile(t, "fleet.yaml", fmt.Sprintf(`defaults:
   parallelism: 1
   lock_timeout: 3s
-  shared_schemas: [ext]
-discover:
+%sdiscover:
   - server: %s
     schemas: tenant\_%%
-`, dsnFor(t, db, "")))
-	res := runCLI(t, nil, "up", "--fleet", fleetPath, "--migrations", migrationDir(t, m), "--format", "json", "--quiet")
-	if res.code != 0 {
-		t.Fatalf("up: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+`, extra, dsnFor(t, db, "")))
 	}
-	if !relationExists(t, db, "legacy_audit") {
-		t.Error("a tenant's DROP TABLE IF EXISTS legacy_audit dropped public.legacy_audit")
-	}
-	for _, schema := range []string{"tenant_a", "tenant_b", "tenant_c"} {
-		var lt, st, idle, path string
-		var v int
-		err := conn.QueryRow(context.Background(), fmt.Sprintf(`SELECT s.lock_timeout, s.statement_timeout, s.idle_timeout, s.search_path, u.v
-			FROM %s.seen s, %s.uses_shared u`, schema, schema)).Scan(&lt, &st, &idle, &path, &v)
-		if err != nil {
-			t.Fatalf("%s: %v", schema, err)
+	schemas := []string{"tenant_a", "tenant_b", "tenant_c"}
+
+	t.Run("a pooled session is reset between tenants; search_path is the tenant's schema", func(t *testing.T) {
+		res := runCLI(t, nil, "up", "--fleet", fleetWith(""), "--migrations", migrationDir(t, m1), "--format", "json", "--quiet")
+		if res.code != 0 {
+			t.Fatalf("up: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 		}
-		if lt != "3s" || st == "0" || idle == "0" {
-			t.Errorf("%s ran with lock_timeout %q, statement_timeout %q, idle_in_transaction_session_timeout %q: a previous tenant's SET carried over", schema, lt, st, idle)
+		if !relationExists(t, db, "legacy_audit") {
+			t.Error("a tenant's DROP TABLE IF EXISTS legacy_audit dropped public.legacy_audit")
 		}
-		if path != fmt.Sprintf(`"%s", "ext"`, schema) {
-			t.Errorf("%s: search_path %q, want the tenant's schema, then ext", schema, path)
+		for _, schema := range schemas {
+			var lt, st, idle, path string
+			err := conn.QueryRow(context.Background(), fmt.Sprintf(`SELECT lock_timeout, statement_timeout, idle_timeout, search_path FROM %s.seen`, schema)).
+				Scan(&lt, &st, &idle, &path)
+			if err != nil {
+				t.Fatalf("%s: %v", schema, err)
+			}
+			if lt != "3s" || st == "0" || idle == "0" {
+				t.Errorf("%s ran with lock_timeout %q, statement_timeout %q, idle_in_transaction_session_timeout %q: a previous tenant's SET carried over", schema, lt, st, idle)
+			}
+			if path != fmt.Sprintf(`"%s"`, schema) {
+				t.Errorf("%s: search_path %q, want the tenant's schema alone", schema, path)
+			}
 		}
-		if v != 42 {
-			t.Errorf("%s: shared_answer() = %d", schema, v)
+	})
+
+	t.Run("shared_schemas follow the tenant's schema", func(t *testing.T) {
+		res := runCLI(t, nil, "up", "--fleet", fleetWith("  shared_schemas: [ext]\n"), "--migrations", migrationDir(t, m1, m2), "--format", "json", "--quiet")
+		if res.code != 0 {
+			t.Fatalf("up: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 		}
-	}
+		for _, schema := range schemas {
+			var v int
+			var path string
+			if err := conn.QueryRow(context.Background(), fmt.Sprintf(`SELECT v, search_path FROM %s.uses_shared`, schema)).Scan(&v, &path); err != nil {
+				t.Fatalf("%s: %v", schema, err)
+			}
+			if v != 42 || path != fmt.Sprintf(`"%s", "ext"`, schema) {
+				t.Errorf("%s: shared_answer() = %d with search_path %q, want 42 with the tenant's schema, then ext", schema, v, path)
+			}
+		}
+	})
 }
 
 // TestPromisePgBouncer: through PgBouncer in transaction pooling with stock
@@ -358,7 +377,11 @@ func TestPromiseStall(t *testing.T) {
 	setup := func(t *testing.T, stall string) (db, fleetPath string, proxy *stallProxy) {
 		dbs := newDatabases(t, 1)
 		proxy = startStallProxy(t)
-		fleetPath = writeFile(t, "fleet.yaml", fmt.Sprintf("defaults:\n  stall_timeout: %s\n  connect_timeout: 2s\ntargets:\n  - name: %s\n    dsn: %s\n", stall, dbs[0], proxy.dsn(t, dbs[0])))
+		defaults := "  connect_timeout: 2s\n"
+		if stall != "" {
+			defaults += "  stall_timeout: " + stall + "\n"
+		}
+		fleetPath = writeFile(t, "fleet.yaml", fmt.Sprintf("defaults:\n%stargets:\n  - name: %s\n    dsn: %s\n", defaults, dbs[0], proxy.dsn(t, dbs[0])))
 		if res := runCLI(t, nil, "up", "--fleet", fleetPath, "--migrations", migrationDir(t, m1), "--quiet"); res.code != 0 {
 			t.Fatalf("up to 1: exit %d\n%s", res.code, res.stderr)
 		}
@@ -398,7 +421,7 @@ func TestPromiseStall(t *testing.T) {
 	})
 
 	t.Run("--timeout bounds everything, read-back included", func(t *testing.T) {
-		db, fleetPath, proxy := setup(t, "60s")
+		db, fleetPath, proxy := setup(t, "") // the default stall bound, 60s
 		holdAdvisory(t, db)
 		t0 := time.Now()
 		p := startCLI(t, nil, "up", "--fleet", fleetPath, "--migrations", migrationDir(t, m1, m2), "--timeout", "6s", "--format", "json", "--quiet")

@@ -109,7 +109,7 @@ func New(opts Options) (*Runner, error) {
 	r := &Runner{set: opts.Set, settings: opts.Settings, parallel: opts.Parallelism, txMode: opts.TxMode,
 		rollbackOnHalt: opts.RollbackOnHalt, log: opts.Logger, store: store, sharedSchemas: opts.SharedSchemas,
 		poolers: map[string]bool{},
-		retry: retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}}
+		retry:   retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}}
 	if r.parallel <= 0 {
 		r.parallel = DefaultParallelism
 	}
