@@ -54,8 +54,10 @@ func lockInTx(ctx context.Context, sess *session, key int64, wait time.Duration)
 // from the catalog itself (to_regclass could answer from a cache that has
 // not yet seen a table another session just committed).
 const tablesQuery = `SELECT
-	EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = '` + VersionTable + `'),
-	EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = '` + ChecksumTable + `')`
+	EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relname = '` + VersionTable + `'),
+	EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relname = '` + ChecksumTable + `')`
 
 // PoolerError refuses NO TRANSACTION work through a transaction pooler.
 type PoolerError struct {
