@@ -355,6 +355,21 @@ func TestPromiseInvalidIndex(t *testing.T) {
 		}
 	}
 
+	// Tenant schemas, whose status is read in batches, list theirs too.
+	for _, q := range []string{"CREATE SCHEMA tenant_x", "CREATE TABLE tenant_x.items (code text)", "INSERT INTO tenant_x.items VALUES ('a'), ('a')"} {
+		if _, err := conn.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(context.Background(), "CREATE UNIQUE INDEX CONCURRENTLY tenant_idx ON tenant_x.items (code)"); err == nil {
+		t.Fatal("the unique index over duplicates was built")
+	}
+	schemaFleet := writeFile(t, "fleet.yaml", fmt.Sprintf("discover:\n  - server: %s\n    schemas: tenant\\_%%\n", dsnFor(t, db, "")))
+	res = runCLI(t, nil, "status", "--fleet", schemaFleet, "--migrations", dir, "--format", "json", "--quiet")
+	if f := parseReport(t, res.stdout).target(t, "tenant_x").Findings; len(f) != 1 || f[0].Kind != "invalid_index" || f[0].Object != "index tenant_x.tenant_idx" {
+		t.Errorf("status of a tenant schema with an INVALID index: findings %+v\n%s", f, res.stdout)
+	}
+
 	if _, err := conn.Exec(context.Background(), "DROP INDEX CONCURRENTLY public.idx_items_code"); err != nil {
 		t.Fatal(err)
 	}

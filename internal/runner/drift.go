@@ -94,10 +94,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		for _, f := range cmp.Check(r.set, st, expected[res.Name]) {
 			res.Findings = append(res.Findings, report.Finding{Kind: f.Kind, Object: f.Object, Detail: f.Detail})
 		}
-		for _, n := range st.Invalid {
-			res.Findings = append(res.Findings, report.Finding{Kind: drift.KindInvalidIndex, Object: "index " + n,
-				Detail: "INVALID (a CREATE INDEX CONCURRENTLY did not finish): DROP INDEX CONCURRENTLY " + n + "; then run up again"})
-		}
+		res.Findings = append(res.Findings, invalidFindings(st.Invalid)...)
 		if len(res.Findings) > 0 {
 			res.Status = report.StatusDrifted
 		}

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orchestrator-dev/orchestrator/internal/drift"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // lockInTx takes the target's advisory lock inside the open transaction of
@@ -222,4 +224,55 @@ func (e *StallError) Remedy() string {
 		r += "; the server ends the backend's transaction itself after idle_in_transaction_session_timeout (set no longer than stall_timeout)"
 	}
 	return r
+}
+
+// batchInvalid lists, for schema-per-tenant targets whose state was read in
+// batches, each tenant's INVALID indexes: one query per database.
+func (r *Runner) batchInvalid(ctx context.Context, targets []fleet.Target, known map[string]state) map[string][]string {
+	groups := map[string][]fleet.Target{}
+	for _, t := range targets {
+		if _, ok := known[t.Name]; ok && t.Schema != "" {
+			groups[t.DSN] = append(groups[t.DSN], t)
+		}
+	}
+	out := map[string][]string{}
+	for _, group := range groups {
+		sess, err := r.dial(ctx, group[0], true)
+		if err != nil {
+			continue
+		}
+		schemas := make([]string, len(group))
+		bySchema := map[string]string{}
+		for i, t := range group {
+			schemas[i] = t.Schema
+			bySchema[t.Schema] = t.Name
+		}
+		rows, err := sess.conn.QueryContext(ctx, `SELECT n.nspname::text, format('%I.%I', n.nspname, c.relname)
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT i.indisvalid AND n.nspname = ANY ($1::text[])
+ORDER BY 1, 2`, schemas)
+		if err == nil {
+			for rows.Next() {
+				var schema, name string
+				if rows.Scan(&schema, &name) == nil {
+					out[bySchema[schema]] = append(out[bySchema[schema]], name)
+				}
+			}
+			rows.Close()
+		}
+		sess.discard()
+	}
+	return out
+}
+
+// invalidFindings are a status result's findings for INVALID indexes.
+func invalidFindings(names []string) []report.Finding {
+	var out []report.Finding
+	for _, n := range names {
+		out = append(out, report.Finding{Kind: drift.KindInvalidIndex, Object: "index " + n,
+			Detail: "INVALID (a CREATE INDEX CONCURRENTLY did not finish): DROP INDEX CONCURRENTLY " + n + "; then run up again"})
+	}
+	return out
 }

@@ -16,9 +16,14 @@ import (
 // Status reports each target's current version and what is pending.
 func (r *Runner) Status(ctx context.Context, targets []fleet.Target) *report.Report {
 	known := r.batchStates(ctx, targets)
+	invalid := r.batchInvalid(ctx, targets, known)
 	return r.run(ctx, "status", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		if st, ok := known[t.Name]; ok {
-			return r.describe(ctx, t, st, r.set.Latest(), PlanOptions{}, false)
+			res := r.describe(ctx, t, st, r.set.Latest(), PlanOptions{}, false)
+			if res.Status != report.StatusFailed {
+				res.Findings = append(res.Findings, invalidFindings(invalid[t.Name])...)
+			}
+			return res
 		}
 		return r.inspectTarget(ctx, t, r.set.Latest(), PlanOptions{}, false)
 	})
@@ -97,10 +102,7 @@ func (r *Runner) noteInvalidIndexes(ctx context.Context, sess *session, res *rep
 	if err != nil {
 		return
 	}
-	for _, n := range names {
-		res.Findings = append(res.Findings, report.Finding{Kind: "invalid_index", Object: "index " + n,
-			Detail: "INVALID (a CREATE INDEX CONCURRENTLY did not finish): DROP INDEX CONCURRENTLY " + n + "; then run up again"})
-	}
+	res.Findings = append(res.Findings, invalidFindings(names)...)
 }
 
 // verifyTarget rehearses: in one transaction that is always rolled back it
