@@ -217,6 +217,7 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 		RollbackOnHalt: o.rollbackHalt,
 		Logger:         newLogger(o),
 		Observer:       newProgress(o),
+		SharedSchemas:  fl.Defaults.SharedSchemas,
 	})
 	return p, err
 }
@@ -380,6 +381,8 @@ func settings(d fleet.Defaults, o runOptions) runner.Settings {
 			s.LockWait = v
 		case flagTimeout:
 			s.Timeout = v
+		case flagStallTimeout:
+			s.StallTimeout = v
 		}
 	}
 	return s

@@ -519,3 +519,45 @@ func TestNewCommandRefuses(t *testing.T) {
 		t.Errorf("new wrote into a broken set: %v", entries)
 	}
 }
+
+// TestValidateTransactionControl: a file wrapped in BEGIN ... COMMIT passes
+// with a note naming it; a stray COMMIT is an error with file and line, exit
+// 2, and --strict does not count the note.
+func TestValidateTransactionControl(t *testing.T) {
+	dir := t.TempDir()
+	writeSQL := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeSQL("001_a.up.sql", "BEGIN;\nCREATE TABLE a (id bigint PRIMARY KEY);\nCOMMIT;\n")
+	writeSQL("001_a.down.sql", "DROP TABLE a;\n")
+	o, stdout, stderr := validateOptions()
+	o.format, o.migrationsDir = "json", dir
+	if err := runValidate(context.Background(), o, validateOpts{strict: true}); err != nil {
+		t.Fatalf("a wrapped file fails validate --strict: %v\n%s%s", err, stdout, stderr)
+	}
+	d := decodeValidation(t, stdout)
+	var notes []string
+	for _, f := range d.Findings {
+		if f.Rule == "transaction-wrapper" && f.Severity == "note" && f.File == filepath.Join(dir, "001_a.up.sql") && f.Line == 1 &&
+			strings.Contains(f.Message, "wrapper is dropped") {
+			notes = append(notes, f.File)
+		}
+	}
+	if len(notes) != 1 {
+		t.Errorf("findings = %+v, want one transaction-wrapper note for 001_a.up.sql:1", d.Findings)
+	}
+
+	writeSQL("002_b.up.sql", "CREATE TABLE b (id int);\nCOMMIT;\nCREATE TABLE c (id int);\n")
+	writeSQL("002_b.down.sql", "DROP TABLE c;\nDROP TABLE b;\n")
+	o, stdout, stderr = validateOptions()
+	o.migrationsDir = dir
+	err := runValidate(context.Background(), o, validateOpts{})
+	if code := validateExit(err); code != exitUsage {
+		t.Fatalf("exit %d (%v), want %d", code, err, exitUsage)
+	}
+	if !strings.Contains(stdout.String(), filepath.Join(dir, "002_b.up.sql")+":2") || !strings.Contains(stdout.String(), "transaction control (COMMIT)") {
+		t.Errorf("the stray COMMIT is not named with file and line:\n%s%s", stdout, stderr)
+	}
+}

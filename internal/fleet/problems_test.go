@@ -32,7 +32,7 @@ targets:
   - name: acme
     dsn: postgres://db1/acme
 `,
-			want: `fleet.yaml:2: unknown key "retries" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout)`,
+			want: `fleet.yaml:2: unknown key "retries" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas)`,
 		},
 		{
 			name: "PostgreSQL setting name suggests ours",
@@ -206,7 +206,7 @@ targets:
   - name: acme
     dsn: postgres://db1/acme
 `,
-			want: `fleet.yaml:1: defaults must be a mapping of settings (parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout), got a list`,
+			want: `fleet.yaml:1: defaults must be a mapping of settings (parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas), got a list`,
 		},
 		{
 			name: "malformed YAML",

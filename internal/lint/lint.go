@@ -151,6 +151,8 @@ func (l *linter) migration(m *source.Migration) {
 		return
 	}
 	l.batch = append(l.batch, facts)
+	l.wrapper(m.UpWrapped, m.UpFile, m.Up, m.UpLine, "up")
+	l.wrapper(m.DownWrapped, m.DownFile, m.Down, m.DownLine, "down")
 	if !m.HasDown {
 		// Only goose layout can lack a down: point at its Up annotation.
 		l.add(Finding{
@@ -165,6 +167,22 @@ func (l *linter) migration(m *source.Migration) {
 		down.emptyAt = max(m.DownLine-1, 1) // goose: the Down annotation
 	}
 	(&section{l: l, dir: down, report: true}).check()
+}
+
+// wrapper notes a section wrapped whole in BEGIN ... COMMIT: the loader
+// drops the wrapper (any other transaction control fails the load, so the
+// lint never sees it), and the reader of the pull request should know.
+func (l *linter) wrapper(wrapped bool, file, sql string, first int, dir string) {
+	if !wrapped {
+		return
+	}
+	line := first
+	if scan, err := source.FindTxControl(sql, first); err == nil && len(scan.Found) > 0 {
+		line = scan.Found[0].Line
+	}
+	l.add(Finding{File: file, Line: line, Rule: RuleTxWrapper, Severity: SeverityNote,
+		Message: "the " + dir + " section is wrapped in BEGIN ... COMMIT: the wrapper is dropped and the body runs in the tool's own " +
+			"transaction, with its version row (the checksum stays that of the file as written)"})
 }
 
 func (l *linter) add(f Finding) { l.findings = append(l.findings, f) }

@@ -285,6 +285,17 @@ func TestDestructiveUp(t *testing.T) {
 	})
 }
 
+func TestTransactionWrapper(t *testing.T) {
+	runCases(t, []string{RuleTxWrapper}, []lintCase{
+		{"golang-migrate file wrapped whole: a note at its BEGIN, up and down",
+			migrate("-- adds things\nBEGIN;\nCREATE TABLE things (id bigint);\nCOMMIT;\n", "BEGIN;\nDROP TABLE things;\nCOMMIT;\n"),
+			[]string{"002_change.down.sql:1 note transaction-wrapper", "002_change.up.sql:2 note transaction-wrapper"}},
+		{"near miss: the same file without its own transaction control",
+			migrate("CREATE TABLE things (id bigint);\n", "DROP TABLE things;\n"),
+			nil},
+	})
+}
+
 func TestMissingDown(t *testing.T) {
 	runCases(t, []string{RuleMissingDown}, []lintCase{
 		{"goose without a Down: at the Up annotation",

@@ -49,6 +49,7 @@ const (
 	RuleMissingDown            = "missing-down"
 	RuleScaffoldPlaceholder    = "scaffold-placeholder"
 	RuleUnreadableSQL          = "unreadable-sql"
+	RuleTxWrapper              = "transaction-wrapper"
 	// The batch a target receives.
 	RuleEnumValueInBatch = "enum-value-used-in-batch"
 	RuleBatchLocks       = "batch-access-exclusive"
@@ -147,6 +148,8 @@ func Rules() []Rule {
 			"replace it with the migration's SQL"},
 		{RuleUnreadableSQL, e, "the section cannot be split into statements",
 			"close the string, quote or comment the message names"},
+		{RuleTxWrapper, n, "the file carries its own BEGIN ... COMMIT (the golang-migrate convention); the tool drops the wrapper and runs the body in its own transaction, with the version row",
+			"nothing to do; any other BEGIN, COMMIT or ROLLBACK is refused when the set is loaded"},
 		{RuleEnumValueInBatch, e, "PostgreSQL refuses a new enum value before the transaction that adds it commits, and a target's pending batch is one transaction",
 			"mark the ADD VALUE migration '-- +goose NO TRANSACTION', or use the value in a later release"},
 		{RuleBatchLocks, w, "in an atomic batch every ACCESS EXCLUSIVE lock is held until the batch commits, so several tables are blocked at once on each tenant",

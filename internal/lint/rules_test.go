@@ -206,8 +206,8 @@ func TestEveryRule(t *testing.T) {
 		covered[tc.rule] = true
 	}
 	for _, r := range []string{RuleMissingDown, RuleScaffoldPlaceholder, RuleUnreadableSQL, RuleEnumValueInBatch, RuleBatchLocks,
-		RuleNoTxSplitsBatch, RuleNeedsNewerServer, RuleVersionBehaviour, RuleUnusedIgnore, RuleMalformedIgnore} {
-		covered[r] = true // TestMissingDown, TestScaffoldPlaceholder, FuzzCheck and the tests below
+		RuleNoTxSplitsBatch, RuleNeedsNewerServer, RuleVersionBehaviour, RuleUnusedIgnore, RuleMalformedIgnore, RuleTxWrapper} {
+		covered[r] = true // TestMissingDown, TestScaffoldPlaceholder, TestTransactionWrapper, FuzzCheck and the tests below
 	}
 	for _, r := range Rules() {
 		if !covered[r.Name] {
