@@ -129,6 +129,7 @@ func runValidate(ctx context.Context, o runOptions, vo validateOpts) error {
 		default:
 			v.Fleet = &checkedFleet{Path: fl.Path, Targets: len(fl.Targets), Discover: len(fl.Discover)}
 			lo.Fleet = fleetKind(fl)
+			lo.SharedSchemas = fl.Defaults.SharedSchemas
 		}
 	}
 

@@ -561,3 +561,41 @@ func TestValidateTransactionControl(t *testing.T) {
 		t.Errorf("the stray COMMIT is not named with file and line:\n%s%s", stdout, stderr)
 	}
 }
+
+// TestValidateSharedSchemasFromFleet: the fleet's shared_schemas reach the
+// lint, so a name in a schema every tenant shares on purpose is not flagged
+// while one in another schema still is.
+func TestValidateSharedSchemasFromFleet(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"001_a.up.sql":   "CREATE TABLE a (id bigint PRIMARY KEY, v extensions.citext);\nCREATE INDEX a_v ON a (v);\n",
+		"001_a.down.sql": "DROP TABLE a;\n",
+		"002_b.up.sql":   "CREATE TABLE reporting.b (id bigint PRIMARY KEY);\n",
+		"002_b.down.sql": "DROP TABLE reporting.b;\n",
+		"003_c.up.sql":   "CREATE TABLE extensions.c (id bigint PRIMARY KEY);\n",
+		"003_c.down.sql": "DROP TABLE extensions.c;\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fleetPath := filepath.Join(t.TempDir(), "fleet.yaml")
+	fleetText := "defaults:\n  shared_schemas: [extensions]\ndiscover:\n  - server: postgres://u@127.0.0.1:1/app\n    schemas: tenant_%\n"
+	if err := os.WriteFile(fleetPath, []byte(fleetText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, stdout, _ := validateOptions()
+	o.format, o.migrationsDir, o.fleetPath = "json", dir, fleetPath
+	_ = runValidate(context.Background(), o, validateOpts{})
+	d := decodeValidation(t, stdout)
+	var qualified []string
+	for _, f := range d.Findings {
+		if f.Rule == "schema-qualified-name" {
+			qualified = append(qualified, filepath.Base(f.File))
+		}
+	}
+	slices.Sort(qualified)
+	if !slices.Equal(slices.Compact(qualified), []string{"002_b.up.sql"}) {
+		t.Errorf("schema-qualified findings in %v, want 002_b only (extensions is shared):\n%s", qualified, stdout)
+	}
+}
