@@ -8,11 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/orchestrator-dev/orchestrator/internal/drift"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
@@ -58,8 +58,9 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 	// Identical catalogs share one snapshot, so a fleet of alike tenants
 	// holds one catalog in memory, not one per tenant.
 	shared := map[string]*drift.Snapshot{}
+	others := map[string]*report.Target{} // unadopted targets: who manages them, what they claim
 	rep := r.run(ctx, "drift", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
-		st, err := r.inspect(ctx, t)
+		st, un, err := r.inspect(ctx, t)
 		if err != nil {
 			res := r.failure(ctx, t, report.Target{}, report.StatusError, err)
 			if res.Status == report.StatusCancelled {
@@ -76,6 +77,9 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 			shared[fp] = st.Snapshot
 		}
 		states[t.Name] = st
+		if un != nil {
+			others[t.Name] = un
+		}
 		mu.Unlock()
 		return report.Target{Status: report.StatusClean, FromVersion: st.Version, ToVersion: st.Version}
 	})
@@ -92,7 +96,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		if !ok {
 			continue
 		}
-		for _, f := range cmp.Check(r.set, st, expected[res.Name]) {
+		for _, f := range r.driftFindings(&cmp, st, expected[res.Name], others[res.Name], res) {
 			res.Findings = append(res.Findings, report.Finding{Kind: f.Kind, Object: f.Object, Detail: f.Detail})
 		}
 		if len(res.Findings) > 0 {
@@ -104,32 +108,56 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 	return rep
 }
 
-// inspect reads a target's history and catalog on a read-only session.
-func (r *Runner) inspect(ctx context.Context, t fleet.Target) (*drift.State, error) {
+// driftFindings are st's findings. A target another tool or a person
+// migrated (un) is said to be unadopted instead of never migrated, and its
+// schema is compared with the version the other tool claims, when it
+// claims one.
+func (r *Runner) driftFindings(cmp *drift.Comparer, st *drift.State, expected *drift.Snapshot, un *report.Target, res *report.Target) []drift.Finding {
+	if un == nil {
+		return cmp.Check(r.set, st, expected)
+	}
+	res.ManagedBy, res.ClaimedVersion = un.ManagedBy, un.ClaimedVersion
+	object := "table " + ledger.MigrateTable
+	if un.ManagedBy == string(ledger.ManagedByHand) {
+		object = "schema"
+	}
+	var fs []drift.Finding
+	if st.Initialized {
+		fs = cmp.Check(r.set, st, expected)
+	} else if un.ClaimedVersion != nil && expected != nil {
+		fs = cmp.Compare(st.Snapshot, expected)
+	}
+	return append([]drift.Finding{{Kind: drift.KindUnadopted, Object: object, Detail: un.Error.Message}}, fs...)
+}
+
+// inspect reads a target's bookkeeping tables and catalog on a read-only
+// session: the ledger's two reads, then the catalog in one query. For a
+// target golang-migrate manages, the state's version is the one it claims,
+// so its schema is compared with that version's.
+func (r *Runner) inspect(ctx context.Context, t fleet.Target) (*drift.State, *report.Target, error) {
 	sess, err := r.open(ctx, t, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer sess.close()
-	var st *drift.State
+	ls, err := ledger.Read(ctx, sess.conn)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := &drift.State{Initialized: ls.Version, Applied: ls.Applied, Version: ls.Current}
+	un := r.unadopted(fromLedger(ls))
+	if un != nil && !ls.Version && un.ClaimedVersion != nil {
+		st.Version = *un.ClaimedVersion
+	}
 	err = sess.conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		return inspectOn(ctx, c.Conn(), &st)
+		st.Snapshot, err = drift.ReadSnapshot(ctx, c.Conn(), ls.Schema)
+		return err
 	})
-	return st, err
-}
-
-func inspectOn(ctx context.Context, c *pgx.Conn, out **drift.State) error {
-	var schema string
-	if err := c.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		return fmt.Errorf("read current schema: %w", err)
-	}
-	st, err := drift.Inspect(ctx, c, schema)
-	*out = st
-	return err
+	return st, un, err
 }
 
 // expectedSchemas returns, per target, the schema it should have: built

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
@@ -62,14 +63,14 @@ func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, o 
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
 	defer sess.close()
-	st, err := readState(ctx, r.store, sess.conn)
+	st, err := readState(ctx, sess.conn)
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
 	res = r.describe(ctx, t, st, to, o, planned)
 	if o.Verify && res.Status == report.StatusPending {
 		pending, _ := pendingUp(r.set, st, to)
-		if err := r.rehearse(ctx, sess.conn, lockKeyFor(t), tables{st.initialized, st.checksums}, pending, res.Pending); err != nil {
+		if err := r.rehearse(ctx, sess.conn, lockKeyFor(t), r.have(st), pending, res.Pending); err != nil {
 			return r.failure(ctx, t, res, report.StatusFailed, err)
 		}
 	}
@@ -78,6 +79,9 @@ func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, o 
 
 // describe turns a target's state into its status or plan result.
 func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int64, o PlanOptions, planned bool) report.Target {
+	if un := r.unadopted(st); un != nil {
+		return *un
+	}
 	res := report.Target{FromVersion: st.current, ToVersion: st.current}
 	pending, err := pendingUp(r.set, st, to)
 	if err != nil {
@@ -113,7 +117,7 @@ func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int6
 // rehearsal never overlaps a real run. NO TRANSACTION migrations cannot be
 // rehearsed; the ones after them are not either, as they may depend on them.
 // Timings and notes go into out, which parallels pending.
-func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have tables, pending []*source.Migration, out []report.Migration) error {
+func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have ledger.Have, pending []*source.Migration, out []report.Migration) error {
 	if _, err := acquireLock(ctx, conn, key, r.settings.LockWait); err != nil {
 		return err
 	}
@@ -123,7 +127,7 @@ func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have t
 		return fmt.Errorf("begin rehearsal: %w", err)
 	}
 	defer tx.Rollback() // always: a rehearsal leaves nothing behind
-	created, err := ensureVersionTable(ctx, r.store, tx, have)
+	created, err := ledger.EnsureVersionTable(ctx, r.store, tx, have)
 	if err != nil {
 		return err
 	}
@@ -139,10 +143,10 @@ func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have t
 		if _, err := tx.ExecContext(ctx, m.Up); err != nil {
 			return &MigrationError{Migration: m, Err: fmt.Errorf("rehearsal: %w", err)}
 		}
-		if err := record(ctx, tx, []step{{m: m}}, created, !have.checksums); err != nil {
+		if err := record(ctx, tx, []step{{m: m}}, created, have); err != nil {
 			return &MigrationError{Migration: m, Err: err}
 		}
-		created, have.checksums = false, true
+		created, have.Version, have.Checksums = false, true, true
 		ms := time.Since(t0).Milliseconds()
 		out[i].DurationMS = &ms
 		out[i].Note = "rehearsed"

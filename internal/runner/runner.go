@@ -1,5 +1,5 @@
 // Package runner runs commands over a fleet: for each target it connects,
-// locks, reads the version table, plans and applies migrations, and records
+// locks, reads the bookkeeping tables, plans and applies migrations, and records
 // the outcome; a bounded errgroup schedules the targets. A failed target is a
 // result in the report, never a reason to stop the others.
 package runner
@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
@@ -58,6 +59,10 @@ type Options struct {
 	RollbackOnHalt bool          // when a wave halts the rollout, undo what this run applied
 	Logger         *slog.Logger  // progress and diagnostics; discarded when nil
 	Observer       Observer      // told as targets start and finish; nil for none
+	// IgnoreGolangMigrate leaves golang-migrate's schema_migrations alone:
+	// not kept in step by up, down and adopt, and not compared with goose's
+	// table. By default a target that has it keeps it in step.
+	IgnoreGolangMigrate bool
 }
 
 // Wave is a group of targets that starts only when the previous wave ended
@@ -86,6 +91,7 @@ type Runner struct {
 	observe        Observer
 	store          database.StoreExtender
 	pool           pool // sessions shared by the schema-per-tenant targets of a database
+	keepMigrate    bool // keep golang-migrate's table in step where it exists
 }
 
 // New checks opts and returns a Runner.
@@ -93,12 +99,12 @@ func New(opts Options) (*Runner, error) {
 	if opts.Set == nil || len(opts.Set.Migrations) == 0 {
 		return nil, errors.New("runner: an empty migration set")
 	}
-	store, err := newStore()
+	store, err := ledger.NewStore()
 	if err != nil {
 		return nil, err
 	}
 	r := &Runner{set: opts.Set, settings: opts.Settings, parallel: opts.Parallelism, txMode: opts.TxMode,
-		rollbackOnHalt: opts.RollbackOnHalt, log: opts.Logger, store: store,
+		rollbackOnHalt: opts.RollbackOnHalt, log: opts.Logger, store: store, keepMigrate: !opts.IgnoreGolangMigrate,
 		retry: retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}}
 	if r.parallel <= 0 {
 		r.parallel = DefaultParallelism

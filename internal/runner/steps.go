@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3/database"
 
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
@@ -116,13 +115,10 @@ type retryPolicy struct {
 type executor struct {
 	conn   *sql.Conn
 	store  database.StoreExtender
-	tables tables // which of the tool's tables exist
+	tables ledger.Have // which bookkeeping tables exist
 	mode   TxMode
 	policy retryPolicy
 }
-
-// tables records which of the tool's tables a target has.
-type tables struct{ version, checksums bool }
 
 // run executes steps in order, batch by batch, and stops at the first
 // failure. Committed batches stay committed; undoing them is the caller's
@@ -186,7 +182,7 @@ func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration,
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
 	defer tx.Rollback() // a no-op after Commit
-	created, err := ensureVersionTable(ctx, e.store, tx, e.tables)
+	created, err := ledger.EnsureVersionTable(ctx, e.store, tx, e.tables)
 	if err != nil {
 		return nil, err
 	}
@@ -198,13 +194,13 @@ func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration,
 		}
 		done = append(done, s.report(time.Since(t0)))
 	}
-	if err := record(ctx, tx, batch, created, !e.tables.checksums); err != nil {
+	if err := record(ctx, tx, batch, created, e.tables); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
-	e.tables = tables{true, true}
+	e.tables.Version, e.tables.Checksums = true, true
 	return done, nil
 }
 
@@ -230,16 +226,16 @@ func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partial
 		}
 	}
 	err = e.inTx(ctx, func(tx *sql.Tx) error {
-		created, err := ensureVersionTable(ctx, e.store, tx, e.tables)
+		created, err := ledger.EnsureVersionTable(ctx, e.store, tx, e.tables)
 		if err != nil {
 			return err
 		}
-		return record(ctx, tx, []step{s}, created, !e.tables.checksums)
+		return record(ctx, tx, []step{s}, created, e.tables)
 	})
 	if err != nil {
 		return 0, &partialStep{step: s, ran: len(stmts), total: len(stmts)}, &MigrationError{Migration: s.m, Down: s.down, Err: err}
 	}
-	e.tables = tables{true, true}
+	e.tables.Version, e.tables.Checksums = true, true
 	return time.Since(t0), nil, nil
 }
 
@@ -297,57 +293,14 @@ WHERE l.granted AND l.pid <> pg_backend_pid()
 	return s.String
 }
 
-// ensureVersionTable creates goose's version table, through goose's store,
-// when the target has none; have was read under the target's lock, so it is
-// still true. It reports whether it created the table (its version-0 row,
-// which goose writes with it, is then the caller's to record).
-func ensureVersionTable(ctx context.Context, store database.StoreExtender, tx database.DBTxConn, have tables) (bool, error) {
-	if have.version {
-		return false, nil
+// record writes what a batch of steps did through the ledger, in one
+// statement: goose's version rows, the checksum record and, when kept in
+// step, golang-migrate's row. zeroRow adds goose's version-0 marker row to a
+// version table just created.
+func record(ctx context.Context, tx database.DBTxConn, batch []step, zeroRow bool, have ledger.Have) error {
+	w := ledger.Write{Down: batch[0].down, ZeroRow: zeroRow && !batch[0].down, Have: have}
+	for _, s := range batch {
+		w.Entries = append(w.Entries, ledger.Entry{Version: s.m.Version, Name: s.m.Name, UpSHA256: s.m.UpSHA256, DownSHA256: s.m.DownSHA256})
 	}
-	return true, store.CreateVersionTable(ctx, tx)
-}
-
-// record writes what a batch of steps did, in one statement: goose's version
-// rows (inserted for ups, deleted for downs: the rows goose itself would
-// write, one per version; goose's store sends one statement per row, and in
-// one transaction the same rows can go in one round trip) and the checksum
-// record, created first if the target has none yet. zeroRow adds goose's
-// version-0 marker row to a version table just created.
-func record(ctx context.Context, tx database.DBTxConn, batch []step, zeroRow, createChecksums bool) error {
-	var q strings.Builder
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if createChecksums {
-		q.WriteString(createChecksumTable + ";\n")
-	}
-	if batch[0].down {
-		var list []string
-		for _, s := range batch {
-			list = append(list, arg(s.m.Version))
-		}
-		in := strings.Join(list, ", ")
-		fmt.Fprintf(&q, "DELETE FROM %s WHERE version_id IN (%s);\nDELETE FROM %s WHERE version_id IN (%s)",
-			VersionTable, in, ChecksumTable, in)
-	} else {
-		var versions, sums []string
-		if zeroRow {
-			versions = append(versions, "(0, true)")
-		}
-		for _, s := range batch {
-			versions = append(versions, "("+arg(s.m.Version)+", true)")
-			sums = append(sums, fmt.Sprintf("(%s, %s, %s, %s)", arg(s.m.Version), arg(s.m.Name), arg(s.m.UpSHA256), arg(s.m.DownSHA256)))
-		}
-		fmt.Fprintf(&q, "INSERT INTO %s (version_id, is_applied) VALUES %s;\n", VersionTable, strings.Join(versions, ", "))
-		fmt.Fprintf(&q, "INSERT INTO %s (version_id, name, up_sha256, down_sha256) VALUES %s\n", ChecksumTable, strings.Join(sums, ", "))
-		q.WriteString("ON CONFLICT (version_id) DO UPDATE SET name = EXCLUDED.name, up_sha256 = EXCLUDED.up_sha256,\n" +
-			"\tdown_sha256 = EXCLUDED.down_sha256, applied_at = now(), applied_by = EXCLUDED.applied_by")
-	}
-	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-		return fmt.Errorf("record versions %s: %w", describeSteps(batch), err)
-	}
-	return nil
+	return ledger.Record(ctx, tx, w)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
@@ -93,9 +94,12 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		defer releaseLock(ctx, sess.conn, lockKeyFor(t))
 	}
 
-	st, err := readVersionRows(ctx, r.store, sess.conn, have)
+	st, err := readVersionRows(ctx, sess.conn, have)
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
+	}
+	if un := r.unadopted(st); un != nil {
+		return *un // another tool's or a person's: never re-run its migrations
 	}
 	res.FromVersion, res.ToVersion = st.current, st.current
 	steps, err := plan(st)
@@ -108,7 +112,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 	}
 	log.Debug("running", "steps", len(steps), "from", st.current)
 
-	ex := &executor{conn: sess.conn, store: r.store, tables: tables{st.initialized, st.checksums}, mode: r.txMode, policy: r.retry}
+	ex := &executor{conn: sess.conn, store: r.store, tables: r.have(st), mode: r.txMode, policy: r.retry}
 	out := ex.run(ctx, steps)
 	if out.attempts > 1 {
 		res.Attempts = out.attempts
@@ -145,12 +149,12 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		// The transaction's fate is unknown to us: say so rather than claim
 		// a rollback we could not confirm.
 		status = report.StatusFailed
-		remedy = joinRemedy(remedy, "the target's version could not be read back after the failure: check goose_db_version on it before running again")
+		remedy = joinRemedy(remedy, "the target's version could not be read back after the failure: check "+ledger.VersionTable+" on it before running again")
 	} else {
 		res.ToVersion = v
 		if v != res.FromVersion && remedy == "" {
 			status = report.StatusFailed
-			remedy = fmt.Sprintf("the target is at version %d, not back at %d: check goose_db_version and the schema", v, res.FromVersion)
+			remedy = fmt.Sprintf("the target is at version %d, not back at %d: check %s and the schema", v, res.FromVersion, ledger.VersionTable)
 		}
 	}
 	if status == report.StatusRolledBack && interrupted(ctx) {
@@ -191,7 +195,7 @@ func (r *Runner) compensate(ctx context.Context, t fleet.Target, sess *session, 
 	if undo.err != nil {
 		left := inverse[len(undo.steps):]
 		return reverted, fmt.Sprintf("undoing this run failed at %s (%s); still %s: fix the cause, then run `orchestrator %s` for this target, "+
-			"or repair by hand and correct goose_db_version", left[0].m.Name, t.Scrub(undo.err.Error()), describeUndone(left), undoCommand(left))
+			"or repair by hand and correct %s", left[0].m.Name, t.Scrub(undo.err.Error()), describeUndone(left), undoCommand(left), ledger.VersionTable)
 	}
 	return reverted, ""
 }
@@ -318,7 +322,7 @@ func (r *Runner) readLatest(ctx context.Context, t fleet.Target, sess *session) 
 func (r *Runner) readBack(ctx context.Context, t fleet.Target, sess *session) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	v, err := currentVersion(ctx, r.store, sess.conn)
+	v, err := currentVersion(ctx, sess.conn)
 	if err == nil {
 		return v, nil
 	}
@@ -327,5 +331,5 @@ func (r *Runner) readBack(ctx context.Context, t fleet.Target, sess *session) (i
 		return 0, errors.Join(err, cerr)
 	}
 	defer fresh.close()
-	return currentVersion(ctx, r.store, fresh.conn)
+	return currentVersion(ctx, fresh.conn)
 }
