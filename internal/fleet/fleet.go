@@ -18,7 +18,17 @@ type Defaults struct {
 	IdleInTransactionTimeout time.Duration // idle_in_transaction_session_timeout; default 10m
 	LockWait                 time.Duration // how long to poll for the per-target advisory lock; default 30s
 	Timeout                  time.Duration // whole per-target budget; default 0 = none
+	// GolangMigrateTable is GolangMigrateKeep (the default: where
+	// golang-migrate's version table exists, up, down and adopt keep it
+	// in step) or GolangMigrateIgnore (leave it alone).
+	GolangMigrateTable string
 }
+
+// The values of defaults.golang_migrate_table.
+const (
+	GolangMigrateKeep   = "keep"
+	GolangMigrateIgnore = "ignore"
+)
 
 // BuiltinDefaults returns the settings used where neither the fleet file nor
 // a flag sets one.
@@ -31,6 +41,7 @@ func BuiltinDefaults() Defaults {
 		IdleInTransactionTimeout: 10 * time.Minute,
 		LockWait:                 30 * time.Second,
 		Timeout:                  0,
+		GolangMigrateTable:       GolangMigrateKeep,
 	}
 }
 

@@ -85,7 +85,7 @@ type Target struct {
 	Attempts    int         `json:"attempts,omitempty"` // transaction attempts, when retried after a lock timeout or deadlock
 	Findings    []Finding   `json:"findings,omitempty"` // drift; adopt: the differences a forced adoption accepted, or why one was refused
 	// ManagedBy names who manages a target the tool does not (yet):
-	// "golang-migrate" (its schema_migrations table) or "manual" (tables
+	// "golang-migrate" (its own version table) or "manual" (tables
 	// but no version table: psql -f). Set on unadopted targets, on adopt's
 	// results, and on drift's results for unadopted targets.
 	ManagedBy string `json:"managed_by,omitempty"`
@@ -94,9 +94,9 @@ type Target struct {
 	ClaimedVersion *int64 `json:"claimed_version,omitempty"`
 	// Forced: adopt --force recorded the version although the schema
 	// differs from it (the differences are in findings).
-	Forced bool `json:"forced,omitempty"`
-	Error       *Error      `json:"error,omitempty"`
-	DurationMS  int64       `json:"duration_ms"`
+	Forced     bool   `json:"forced,omitempty"`
+	Error      *Error `json:"error,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
 }
 
 // Finding is one way a target differs from what the migration set says.

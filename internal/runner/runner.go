@@ -59,7 +59,7 @@ type Options struct {
 	RollbackOnHalt bool          // when a wave halts the rollout, undo what this run applied
 	Logger         *slog.Logger  // progress and diagnostics; discarded when nil
 	Observer       Observer      // told as targets start and finish; nil for none
-	// IgnoreGolangMigrate leaves golang-migrate's schema_migrations alone:
+	// IgnoreGolangMigrate leaves golang-migrate's version table alone:
 	// not kept in step by up, down and adopt, and not compared with goose's
 	// table. By default a target that has it keeps it in step.
 	IgnoreGolangMigrate bool
