@@ -10,7 +10,9 @@ import (
 
 func TestUnadopted(t *testing.T) {
 	goose4 := []ledger.Applied{{Version: 1}, {Version: 2}, {Version: 3}, {Version: 4}}
-	mig := func(v int64, dirty bool) *ledger.MigrateVersion { return &ledger.MigrateVersion{Version: v, Dirty: dirty} }
+	mig := func(v int64, dirty bool) *ledger.MigrateVersion {
+		return &ledger.MigrateVersion{Version: v, Dirty: dirty}
+	}
 	shape := "version bigint, dirty boolean"
 	cases := []struct {
 		name      string
