@@ -78,16 +78,13 @@ func (r *Runner) Adopt(ctx context.Context, waves []Wave, o AdoptOptions) *repor
 	})
 }
 
-// adoptError is a target adopt refuses: nothing was written on it.
-type adoptError struct{ msg string }
-
-func (e *adoptError) Error() string { return e.msg }
-
 // adoptTarget adopts one target under its advisory lock.
 func (r *Runner) adoptTarget(ctx context.Context, t fleet.Target, log *slog.Logger, ref *drift.Reference, cmp *drift.Comparer, o AdoptOptions) report.Target {
 	res := report.Target{}
+	// A refusal writes nothing; its class is "version": the version could
+	// not be proven.
 	refuse := func(format string, args ...any) report.Target {
-		return r.failure(ctx, t, res, report.StatusFailed, &adoptError{fmt.Sprintf(format, args...)})
+		return r.failure(ctx, t, res, report.StatusFailed, &VersionError{Msg: fmt.Sprintf(format, args...)})
 	}
 	if o.Version > 0 {
 		if _, ok := r.set.Find(o.Version); !ok {
