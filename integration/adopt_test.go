@@ -291,3 +291,55 @@ func TestGolangMigrateTableIgnore(t *testing.T) {
 		t.Errorf("status with ignore: exit %d\n%s", res.code, res.stdout)
 	}
 }
+
+// TestAdoptTenantSchemas: schema-per-tenant targets built by psql -f (one
+// schema each, search_path set) are recognised by the batched status read
+// and adopted by schema evidence; a fresh schema is left to up.
+func TestAdoptTenantSchemas(t *testing.T) {
+	db := newDatabases(t, 1)[0]
+	conn := connectDB(t, db)
+	for _, s := range []string{"t_built", "t_half", "t_fresh"} {
+		if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PGOPTIONS", "-c search_path=t_built")
+	psqlApply(t, dsnFor(t, db, ""), 4)
+	t.Setenv("PGOPTIONS", "-c search_path=t_half")
+	psqlApply(t, dsnFor(t, db, ""), 2)
+	fleetPath := writeFile(t, "fleet.yaml", "discover:\n  - server: "+dsnFor(t, db, "")+"\n    schemas: t\\_%\n")
+
+	status := runCLI(t, nil, "status", "--fleet", fleetPath, "--format", "json", "--quiet")
+	if status.code != 1 {
+		t.Fatalf("status: exit %d, want 1\n%s", status.code, status.stdout)
+	}
+	rep := parseReport(t, status.stdout)
+	for _, n := range []string{"t_built", "t_half"} {
+		if tr := rep.target(t, n); tr.Status != "unadopted" || tr.ManagedBy != "manual" {
+			t.Errorf("status %s: %+v", n, tr)
+		}
+	}
+	if tr := rep.target(t, "t_fresh"); tr.Status != "pending" || len(tr.Pending) != 4 {
+		t.Errorf("status t_fresh: %+v", tr)
+	}
+
+	adopt := runCLI(t, nil, "adopt", "--fleet", fleetPath, "--format", "json", "--quiet")
+	if adopt.code != 0 {
+		t.Fatalf("adopt: exit %d\n%s\n%s", adopt.code, adopt.stdout, adopt.stderr)
+	}
+	rep = parseReport(t, adopt.stdout)
+	for n, want := range map[string]int64{"t_built": 4, "t_half": 2} {
+		if tr := rep.target(t, n); tr.Status != "applied" || tr.ToVersion != want {
+			t.Errorf("adopt %s: %+v, want applied at %d", n, tr, want)
+		}
+	}
+	if tr := rep.target(t, "t_fresh"); tr.Status != "up_to_date" {
+		t.Errorf("adopt t_fresh: %+v", tr)
+	}
+	if up := runCLI(t, nil, "up", "--fleet", fleetPath, "--format", "json", "--quiet"); up.code != 0 {
+		t.Fatalf("up: exit %d\n%s", up.code, up.stdout)
+	}
+	if drift := runCLI(t, nil, "drift", "--fleet", fleetPath, "--format", "json", "--quiet"); drift.code != 0 {
+		t.Errorf("drift after adopt and up: exit %d\n%s", drift.code, drift.stdout)
+	}
+}
