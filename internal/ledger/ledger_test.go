@@ -47,7 +47,7 @@ func TestManager(t *testing.T) {
 		want Manager
 	}{
 		{"goose table", State{Presence: Presence{Version: true, Migrate: true, Objects: true}}, ManagedByTool},
-		{"golang-migrate", State{Presence: Presence{Migrate: true, Objects: true}, Migrate: &MigrateVersion{Version: 2}}, ManagedByGolangMigrate},
+		{"golang-migrate", State{Presence: Presence{Migrate: true, Objects: true}, MigrateRow: &MigrateVersion{Version: 2}}, ManagedByGolangMigrate},
 		{"golang-migrate, empty table", State{Presence: Presence{Migrate: true}}, ManagedByGolangMigrate},
 		{"tables only", State{Presence: Presence{Objects: true}}, ManagedByHand},
 		{"empty", State{}, Unmanaged},
@@ -181,13 +181,13 @@ CREATE TABLE hand.users (id int)`)
 			t.Errorf("%s: Read %+v, ReadSchemas %+v", schema, single, st)
 		}
 	}
-	if st := states["tool"]; st.Current != 2 || len(st.Applied) != 2 || !st.Applied[1].HasChecksum || st.MigrateClaim() != 2 || st.Migrate.Dirty {
-		t.Errorf("tool: %+v (migrate %+v)", st, st.Migrate)
+	if st := states["tool"]; st.Current != 2 || len(st.Applied) != 2 || !st.Applied[1].HasChecksum || st.MigrateClaim() != 2 || st.MigrateRow.Dirty {
+		t.Errorf("tool: %+v (migrate %+v)", st, st.MigrateRow)
 	}
 	if st := states["gm"]; st.MigrateClaim() != 2 || st.MigrateProblem() != "" {
 		t.Errorf("gm: %+v", st)
 	}
-	if st := states["dirty"]; st.Migrate == nil || !st.Migrate.Dirty || st.MigrateClaim() != 3 {
+	if st := states["dirty"]; st.MigrateRow == nil || !st.MigrateRow.Dirty || st.MigrateClaim() != 3 {
 		t.Errorf("dirty: %+v", st)
 	}
 	if p := states["rails"].MigrateProblem(); !strings.Contains(p, "version character varying") {

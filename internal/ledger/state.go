@@ -39,9 +39,9 @@ type State struct {
 	// a version says whether it is applied.
 	Applied []Applied
 	Current int64 // highest applied version, 0 when none
-	// Migrate is golang-migrate's row; nil when the table is absent, empty
+	// MigrateRow is golang-migrate's row; nil when the table is absent, empty
 	// (golang-migrate's "no migration") or not golang-migrate's.
-	Migrate     *MigrateVersion
+	MigrateRow  *MigrateVersion
 	MigrateRows int // rows in schema_migrations
 }
 
@@ -66,7 +66,7 @@ func (s State) Manager() Manager {
 	switch {
 	case s.Version:
 		return ManagedByTool
-	case s.Migrate != nil || s.Presence.Migrate:
+	case s.Migrate:
 		return ManagedByGolangMigrate
 	case s.Objects:
 		return ManagedByHand
@@ -78,7 +78,7 @@ func (s State) Manager() Manager {
 // can, or is absent): a shape that is not golang-migrate's, or more than
 // the one row golang-migrate keeps.
 func (s State) MigrateProblem() string {
-	if !s.Presence.Migrate {
+	if !s.Migrate {
 		return ""
 	}
 	if p := migrateShapeProblem(s.MigrateColumns); p != "" {
@@ -93,10 +93,10 @@ func (s State) MigrateProblem() string {
 // MigrateClaim is the version golang-migrate's table claims: 0 for an empty
 // table (golang-migrate's "no migration").
 func (s State) MigrateClaim() int64 {
-	if s.Migrate == nil {
+	if s.MigrateRow == nil {
 		return 0
 	}
-	return s.Migrate.Version
+	return s.MigrateRow.Version
 }
 
 // Read reads the bookkeeping state of the session's current schema: one
@@ -218,8 +218,8 @@ func foldRows(ctx context.Context, db database.DBTxConn, q string, args []any, s
 		st := states[schema]
 		if kind == "m" {
 			st.MigrateRows++
-			if st.Migrate == nil {
-				st.Migrate = &MigrateVersion{Version: version, Dirty: flag}
+			if st.MigrateRow == nil {
+				st.MigrateRow = &MigrateVersion{Version: version, Dirty: flag}
 			}
 			continue
 		}
@@ -242,7 +242,7 @@ func foldRows(ctx context.Context, db database.DBTxConn, q string, args []any, s
 	for _, st := range states {
 		slices.SortFunc(st.Applied, func(a, b Applied) int { return int(a.Version - b.Version) })
 		if st.MigrateRows > 1 {
-			st.Migrate = nil // which row golang-migrate would read is unknown
+			st.MigrateRow = nil // which row golang-migrate would read is unknown
 		}
 	}
 	return nil

@@ -135,7 +135,7 @@ func (r *Runner) adoptTarget(ctx context.Context, t fleet.Target, log *slog.Logg
 			if !stated {
 				return refuse("%s; nothing adopted: state the target's version with --version V (it is still checked against the schema)", b.MigrateProblem())
 			}
-		case b.Migrate != nil && b.Migrate.Dirty:
+		case b.MigrateRow != nil && b.MigrateRow.Dirty:
 			res.ClaimedVersion = &mv
 			if !stated {
 				return refuse("%s is dirty at version %d: golang-migrate's migration %d failed halfway; nothing adopted. "+

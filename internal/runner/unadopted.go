@@ -20,7 +20,7 @@ func (r *Runner) have(st state) ledger.Have {
 // syncMigrate: the target has golang-migrate's table, of golang-migrate's
 // shape, and the run keeps it in step.
 func (r *Runner) syncMigrate(b ledger.State) bool {
-	return r.keepMigrate && b.Presence.Migrate && b.MigrateProblem() == ""
+	return r.keepMigrate && b.Migrate && b.MigrateProblem() == ""
 }
 
 // unadopted returns the result for a target the tool must not migrate
@@ -41,7 +41,7 @@ func (r *Runner) unadopted(st state) *report.Target {
 			return nil
 		}
 		switch {
-		case b.Migrate != nil && b.Migrate.Dirty:
+		case b.MigrateRow != nil && b.MigrateRow.Dirty:
 			msg = fmt.Sprintf("%s is dirty at version %d (a golang-migrate run failed halfway on it) while %s says version %d: "+
 				"check which of version %d's changes are on the target, repair it, then run `orchestrator adopt --version V`",
 				ledger.MigrateTable, claim, ledger.VersionTable, st.current, claim)
@@ -57,7 +57,7 @@ func (r *Runner) unadopted(st state) *report.Target {
 			res.ClaimedVersion = nil
 			msg = b.MigrateProblem() + "; no version table of goose either: run `orchestrator adopt` (it then proves the version from the schema), or `orchestrator adopt --version V`"
 			res.ManagedBy = string(ledger.ManagedByHand)
-		case b.Migrate != nil && b.Migrate.Dirty:
+		case b.MigrateRow != nil && b.MigrateRow.Dirty:
 			msg = fmt.Sprintf("managed by golang-migrate and dirty at version %d (%s): its migration %d failed halfway; "+
 				"check by hand which of version %d's changes are on the target and repair them, then run `orchestrator adopt --version V`",
 				claim, ledger.MigrateTable, claim, claim)
