@@ -9,6 +9,7 @@ import (
 // naming the version(s) and the objects that differ, with nothing written
 // on it, while the other targets are adopted.
 func TestAdoptBadInput(t *testing.T) {
+	t.Parallel()
 	bin := migrateBin(t)
 	dbs := newDatabases(t, 6)
 	names := []string{"good", "unknown", "nomatch", "disagree", "shape", "dirty"}

@@ -78,6 +78,13 @@ func mustMigrate(t testing.TB, bin, dsn string, args ...string) string {
 // the seed's manual instructions do.
 func psqlApply(t testing.TB, dsn string, upto int) {
 	t.Helper()
+	psqlApplyEnv(t, dsn, upto)
+}
+
+// psqlApplyEnv is psqlApply with extra environment for psql (PGOPTIONS to
+// set a search_path).
+func psqlApplyEnv(t testing.TB, dsn string, upto int, env ...string) {
+	t.Helper()
 	psql, err := exec.LookPath("psql")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -90,7 +97,9 @@ func psqlApply(t testing.TB, dsn string, upto int) {
 		t.Fatalf("seed migrations: %v", err)
 	}
 	for _, f := range ups[:upto] {
-		out, err := exec.Command(psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", f).CombinedOutput()
+		cmd := exec.Command(psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", f)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("psql -f %s: %v\n%s", f, err, out)
 		}

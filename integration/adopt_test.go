@@ -67,6 +67,7 @@ func (f *adoptFleet) db(name string) string {
 // golang-migrate and psql built, refuse to run 001 on it, adopt it with
 // evidence, then migrate it and keep golang-migrate's CLI agreeing.
 func TestAdoptFromGolangMigrateAndPsql(t *testing.T) {
+	t.Parallel()
 	f := newAdoptFleet(t)
 	fleetFile := f.file(t)
 	before := map[string]string{}
@@ -270,6 +271,7 @@ func TestAdoptFromGolangMigrateAndPsql(t *testing.T) {
 // TestGolangMigrateTableIgnore: with golang_migrate_table: ignore, the
 // table is left alone.
 func TestGolangMigrateTableIgnore(t *testing.T) {
+	t.Parallel()
 	bin := migrateBin(t)
 	db := newDatabases(t, 1)[0]
 	dsn := dsnFor(t, db, "")
@@ -296,6 +298,7 @@ func TestGolangMigrateTableIgnore(t *testing.T) {
 // schema each, search_path set) are recognised by the batched status read
 // and adopted by schema evidence; a fresh schema is left to up.
 func TestAdoptTenantSchemas(t *testing.T) {
+	t.Parallel()
 	db := newDatabases(t, 1)[0]
 	conn := connectDB(t, db)
 	for _, s := range []string{"t_built", "t_half", "t_fresh"} {
@@ -303,10 +306,8 @@ func TestAdoptTenantSchemas(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Setenv("PGOPTIONS", "-c search_path=t_built")
-	psqlApply(t, dsnFor(t, db, ""), 4)
-	t.Setenv("PGOPTIONS", "-c search_path=t_half")
-	psqlApply(t, dsnFor(t, db, ""), 2)
+	psqlApplyEnv(t, dsnFor(t, db, ""), 4, "PGOPTIONS=-c search_path=t_built")
+	psqlApplyEnv(t, dsnFor(t, db, ""), 2, "PGOPTIONS=-c search_path=t_half")
 	fleetPath := writeFile(t, "fleet.yaml", "discover:\n  - server: "+dsnFor(t, db, "")+"\n    schemas: t\\_%\n")
 
 	status := runCLI(t, nil, "status", "--fleet", fleetPath, "--format", "json", "--quiet")
