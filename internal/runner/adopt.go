@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -62,16 +61,8 @@ func (r *Runner) Adopt(ctx context.Context, waves []Wave, o AdoptOptions) *repor
 			r.log.Warn("a scratch database could not be dropped", "error", first.Scrub(err.Error()))
 		}
 	}()
-	// Build the reference most targets need while the first ones are read.
-	var prefetch sync.WaitGroup
-	prefetch.Go(func() {
-		v := r.set.Latest()
-		if o.Version >= 0 {
-			v = o.Version
-		}
-		_, _ = ref.At(ctx, v)
-	})
-	defer prefetch.Wait()
+	// No reference is built ahead: a fleet already adopted needs none, and
+	// the first target that needs one waits for the one build all share.
 	var cmp drift.Comparer
 	return r.run(ctx, "adopt", waves, func(ctx context.Context, t fleet.Target, log *slog.Logger) report.Target {
 		return r.adoptTarget(ctx, t, log, ref, &cmp, o)
