@@ -84,6 +84,35 @@ func TestGooseAgrees(t *testing.T) {
 		}
 	})
 
+	t.Run("goose status after adopt", func(t *testing.T) {
+		bin := migrateBin(t)
+		built := newDatabases(t, 2)
+		mustMigrate(t, bin, dsnFor(t, built[0], ""), "up")
+		psqlApply(t, dsnFor(t, built[1], ""), 4)
+		for _, db := range built {
+			res := runCLI(t, nil, "adopt", "--dsn", dsnFor(t, db, ""), "--migrations", dir, "--format", "json")
+			if res.code != 0 {
+				t.Fatalf("adopt: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+			}
+			p := gooseProvider(t, db, dir)
+			if v, err := p.GetDBVersion(ctx); err != nil || v != 4 {
+				t.Fatalf("goose version after adopt: %d, %v; want 4", v, err)
+			}
+			statuses, err := p.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range statuses {
+				if s.State != goose.StateApplied {
+					t.Errorf("after adopt goose says version %d is %s", s.Source.Version, s.State)
+				}
+			}
+			if pending, err := p.HasPending(ctx); err != nil || pending {
+				t.Errorf("goose HasPending after adopt = %v, %v", pending, err)
+			}
+		}
+	})
+
 	t.Run("our up continues goose's", func(t *testing.T) {
 		p := gooseProvider(t, dbs[1], dir)
 		if _, err := p.UpTo(ctx, 2); err != nil {

@@ -293,7 +293,12 @@ type TargetResult struct {
 		Object string `json:"object"`
 		Detail string `json:"detail"`
 	} `json:"findings"`
-	DurationMS int64 `json:"duration_ms"`
+	// ManagedBy, ClaimedVersion and Forced describe targets another tool
+	// or a person migrated (unadopted, and adopt's results).
+	ManagedBy      string `json:"managed_by"`
+	ClaimedVersion *int64 `json:"claimed_version"`
+	Forced         bool   `json:"forced"`
+	DurationMS     int64  `json:"duration_ms"`
 }
 
 func parseReport(t testing.TB, data string) Report {

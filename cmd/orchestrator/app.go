@@ -111,6 +111,27 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				},
 			},
 			{
+				Name:      "adopt",
+				Usage:     "take over targets golang-migrate, goose or psql built: prove each one's version from its schema, then record it",
+				UsageText: "orchestrator adopt --fleet fleet.yaml [--version V] [--force] [--scratch-dsn URL]",
+				Description: "Writes only the version tables, never the schema, and only after the target's schema was found equal to\n" +
+					"the one the migration set produces at that version. Running it again is harmless.\nExample:\n" +
+					"   orchestrator adopt --fleet fleet.yaml --report adopt.json\n" +
+					"   orchestrator adopt --dsn postgres://app@localhost:5432/acme --version 3",
+				Flags: append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
+					&cli.Int64Flag{Name: "version", Usage: "the version the targets are at (still checked against their schema); default: found per target"},
+					&cli.BoolFlag{Name: "force", Usage: "adopt even where the schema differs from that version's (the report lists the differences and says forced)"},
+					&cli.StringFlag{Name: "scratch-dsn", EnvVars: []string{"ORCH_SCRATCH_DSN"},
+						Usage: "server where reference schemas are built in scratch databases (default: the first target's server)"}),
+				Action: func(c *cli.Context) error {
+					v := int64(-1)
+					if c.IsSet("version") {
+						v = c.Int64("version")
+					}
+					return runAdopt(c.Context, bindRun(c, stdout, stderr, lookup), v, c.Bool("force"), c.String("scratch-dsn"))
+				},
+			},
+			{
 				Name:  "report",
 				Usage: "work with JSON reports",
 				Subcommands: []*cli.Command{{

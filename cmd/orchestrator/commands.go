@@ -83,6 +83,21 @@ func runDrift(ctx context.Context, o runOptions, scratch, promPath string) error
 	return finish(ctx, o, p.format, rep)
 }
 
+func runAdopt(ctx context.Context, o runOptions, version int64, force bool, scratch string) error {
+	p, err := prepare(ctx, o)
+	if err != nil {
+		return err
+	}
+	if version >= 0 {
+		if err := checkVersion(p.set, version); err != nil {
+			return usageError{strings.Replace(err.Error(), "--to", "--version", 1)}
+		}
+	} else if version < -1 {
+		return usagef("--version %d: versions are never negative", version)
+	}
+	return finish(ctx, o, p.format, p.runner.Adopt(ctx, p.waves, runner.AdoptOptions{Version: version, Force: force, ScratchDSN: scratch}))
+}
+
 func runMerge(ctx context.Context, o runOptions, files []string) error {
 	format, err := report.ParseFormat(o.format)
 	if err != nil {
@@ -218,6 +233,9 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 		Logger:         newLogger(o),
 		Observer:       newProgress(o),
 		SharedSchemas:  fl.Defaults.SharedSchemas,
+		// keep is the default: where golang-migrate's table exists, it
+		// follows every version change.
+		IgnoreGolangMigrate: fl.Defaults.GolangMigrateTable == fleet.GolangMigrateIgnore,
 	})
 	return p, err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/runner"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
@@ -107,7 +108,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := show(o.Out, up); err != nil {
 		return err
 	}
-	say(o.Out, "4/5", "orchestrator status --fleet %s\nEvery tenant at the latest version; goose_db_version is goose's own table, so `goose status` agrees.", path)
+	say(o.Out, "4/5", "orchestrator status --fleet %s\nEvery tenant at the latest version; %s is goose's own table, so `goose status` agrees.", path, ledger.VersionTable)
 	if err := show(o.Out, r.Status(ctx, fl.Targets)); err != nil {
 		return err
 	}

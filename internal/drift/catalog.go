@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 )
 
 // ErrNoSchema reports that the schema to read does not exist.
@@ -14,7 +16,7 @@ var ErrNoSchema = errors.New("schema does not exist")
 // that a snapshot costs one round trip however many tables there are. The
 // tool's own tables (and their indexes, constraints and sequences) are left
 // out. Texts come back as the server renders them; decode normalises them.
-const catalogSQL = `WITH
+var catalogSQL = `WITH
 ns AS (
 	SELECT oid, quote_ident(nspname) AS qname
 	FROM pg_catalog.pg_namespace WHERE nspname = $1
@@ -22,7 +24,7 @@ ns AS (
 tbl AS (
 	SELECT c.oid, c.relname, c.relkind, ns.qname || '.' || quote_ident(c.relname) AS qualified
 	FROM pg_catalog.pg_class c JOIN ns ON c.relnamespace = ns.oid
-	WHERE c.relkind IN ('r', 'p') AND c.relname NOT IN ('` + versionTable + `', '` + checksumTable + `')
+	WHERE c.relkind IN ('r', 'p') AND c.relname NOT IN ` + ledger.TablesSQLList() + `
 )
 SELECT json_build_object(
 	'schema', (SELECT qname FROM ns),
@@ -81,7 +83,7 @@ SELECT json_build_object(
 			AND dep.deptype IN ('a', 'i')
 		LEFT JOIN pg_catalog.pg_class oc ON oc.oid = dep.refobjid
 		LEFT JOIN pg_catalog.pg_attribute oa ON oa.attrelid = dep.refobjid AND oa.attnum = dep.refobjsubid
-		WHERE s.relkind = 'S' AND (oc.relname IS NULL OR oc.relname NOT IN ('` + versionTable + `', '` + checksumTable + `')))
+		WHERE s.relkind = 'S' AND (oc.relname IS NULL OR oc.relname NOT IN ` + ledger.TablesSQLList() + `))
 )::text`
 
 // ReadSnapshot reads the catalog of schema in one query and returns it as

@@ -11,7 +11,7 @@ type Finding struct {
 	Kind string `json:"kind"`
 	// Object names the thing that differs: "column users.nickname",
 	// "index api_keys.idx_api_keys_key_prefix", "version 3",
-	// "table goose_db_version".
+	// "table " + ledger.VersionTable.
 	Object string `json:"object"`
 	// Detail says how it differs: "unexpected", "missing",
 	// "type text, expected character varying(512)",
@@ -36,6 +36,9 @@ const (
 	// KindChecksum: an applied migration's file changed since it was
 	// applied.
 	KindChecksum = "checksum_mismatch"
+	// KindUnadopted: golang-migrate or a person migrated the target, not
+	// the tool; its schema is compared with the version it claims.
+	KindUnadopted = "unadopted"
 	// KindSchema: the target's catalog differs from the expected schema.
 	KindSchema = "schema"
 	// KindInvalidIndex: the target has an INVALID index (a CREATE INDEX

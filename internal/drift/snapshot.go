@@ -10,9 +10,9 @@ import (
 )
 
 // Snapshot is the catalog of one schema: its tables (with their columns,
-// indexes and constraints) and its sequences. The tool's own tables,
-// goose_db_version and orchestrator_migrations, are left out, with their
-// indexes, constraints and sequences.
+// indexes and constraints) and its sequences. The bookkeeping tables of
+// goose, golang-migrate and the tool (ledger.Tables) are left out, with
+// their indexes, constraints and sequences.
 //
 // Every text is normalised when the snapshot is read: the schema's own
 // name is removed from qualified names, so snapshots of the same schema

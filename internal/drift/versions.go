@@ -1,35 +1,24 @@
 package drift
 
 import (
+	"context"
 	"fmt"
 	"slices"
+
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
-// versionTable and checksumTable are the tables a migrated target keeps its
-// history in: goose's version table, and orchestrator's record of the
-// checksums each migration had when it was applied. They match the runner's
-// VersionTable and ChecksumTable; they are not part of the schema the set
-// describes, so snapshots leave them out.
-const (
-	versionTable  = "goose_db_version"
-	checksumTable = "orchestrator_migrations"
-)
+// Applied is one version applied on a target, as its bookkeeping tables
+// record it (see the ledger package, which reads them).
+type Applied = ledger.Applied
 
-// Applied is one version applied on a target, as its goose_db_version and
-// orchestrator_migrations tables record it.
-type Applied struct {
-	Version int64 `json:"version"`
-	// UpSHA256 and DownSHA256 are the hex SHA-256 checksums of the up and
-	// down sections when the version was applied; meaningful only when
-	// HasChecksum is true.
-	UpSHA256   string `json:"up_sha256,omitempty"`
-	DownSHA256 string `json:"down_sha256,omitempty"`
-	// HasChecksum reports that orchestrator_migrations has a row for the
-	// version. Versions applied by goose itself, or before orchestrator
-	// recorded checksums, have none and cannot be checked.
-	HasChecksum bool `json:"has_checksum"`
+// ReadHistory reads what schema records as applied: whether goose's version
+// table exists (initialized), and each applied version with the checksums
+// recorded beside it. It changes nothing.
+func ReadHistory(ctx context.Context, q Querier, schema string) (initialized bool, applied []Applied, err error) {
+	return ledger.ReadHistory(ctx, q, schema)
 }
 
 // VersionFindings compares what a target has applied with the set.
@@ -50,7 +39,7 @@ type Applied struct {
 // version.
 func VersionFindings(set *source.Set, initialized bool, applied []Applied) []Finding {
 	if !initialized {
-		return []Finding{{Kind: KindUninitialized, Object: "table " + versionTable, Detail: "missing: the target was never migrated"}}
+		return []Finding{{Kind: KindUninitialized, Object: "table " + ledger.VersionTable, Detail: "missing: the target was never migrated"}}
 	}
 	byVersion := make(map[int64]Applied, len(applied))
 	var current int64

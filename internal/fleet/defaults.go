@@ -36,7 +36,11 @@ func (w *walker) defaults(n *yaml.Node) Defaults {
 			continue
 		}
 		path := "defaults." + key
-		if key == "parallelism" {
+		if key == "golang_migrate_table" {
+			if v, ok := w.oneOf(f.val, path, GolangMigrateKeep, GolangMigrateIgnore); ok {
+				d.GolangMigrateTable = v
+			}
+		} else if key == "parallelism" {
 			if v, ok := w.positiveInt(f.val, path); ok {
 				d.Parallelism = v
 			}
@@ -47,6 +51,23 @@ func (w *walker) defaults(n *yaml.Node) Defaults {
 		}
 	}
 	return d
+}
+
+// oneOf reads a scalar that must be one of values.
+func (w *walker) oneOf(n *yaml.Node, path string, values ...string) (string, bool) {
+	want := strings.Join(values, " or ")
+	s, ok := w.scalar(n, path, want, false)
+	if !ok {
+		return "", false
+	}
+	s = strings.TrimSpace(s)
+	for _, v := range values {
+		if s == v {
+			return v, true
+		}
+	}
+	w.probs.addf(n.Line, "%s: %q is not %s", path, truncate(s, 40), want)
+	return "", false
 }
 
 func (w *walker) positiveInt(n *yaml.Node, path string) (int, bool) {

@@ -24,7 +24,17 @@ type Defaults struct {
 	// default, so an unqualified name resolves in the tenant's schema
 	// alone (then pg_catalog).
 	SharedSchemas []string
+	// GolangMigrateTable is GolangMigrateKeep (the default: where
+	// golang-migrate's version table exists, up, down and adopt keep it
+	// in step) or GolangMigrateIgnore (leave it alone).
+	GolangMigrateTable string
 }
+
+// The values of defaults.golang_migrate_table.
+const (
+	GolangMigrateKeep   = "keep"
+	GolangMigrateIgnore = "ignore"
+)
 
 // BuiltinDefaults returns the settings used where neither the fleet file nor
 // a flag sets one.
@@ -38,6 +48,7 @@ func BuiltinDefaults() Defaults {
 		LockWait:                 30 * time.Second,
 		Timeout:                  0,
 		StallTimeout:             60 * time.Second,
+		GolangMigrateTable:       GolangMigrateKeep,
 	}
 }
 

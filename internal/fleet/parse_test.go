@@ -47,6 +47,7 @@ targets:
 			LockWait:                 45 * time.Second,
 			Timeout:                  10 * time.Minute,
 			StallTimeout:             time.Minute,
+			GolangMigrateTable:       GolangMigrateKeep,
 		},
 		Targets: []Target{
 			{
@@ -103,6 +104,16 @@ func TestParseDefaults(t *testing.T) {
 			want: func(d *Defaults) { d.Parallelism, d.StatementTimeout = 32, 90*time.Minute },
 		},
 		{
+			name: "golang_migrate_table ignore",
+			src:  "defaults:\n  golang_migrate_table: ignore\n" + targets,
+			want: func(d *Defaults) { d.GolangMigrateTable = GolangMigrateIgnore },
+		},
+		{
+			name: "golang_migrate_table keep",
+			src:  "defaults:\n  golang_migrate_table: keep\n" + targets,
+			want: func(d *Defaults) {},
+		},
+		{
 			name: "quoted values",
 			src:  "defaults:\n  parallelism: \"2\"\n  connect_timeout: '3s'\n" + targets,
 			want: func(d *Defaults) { d.Parallelism, d.ConnectTimeout = 2, 3*time.Second },
@@ -133,6 +144,7 @@ func TestBuiltinDefaults(t *testing.T) {
 		LockWait:                 30 * time.Second,
 		Timeout:                  0,
 		StallTimeout:             60 * time.Second,
+		GolangMigrateTable:       GolangMigrateKeep,
 	}
 	if got := BuiltinDefaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("BuiltinDefaults() = %+v, want %+v", got, want)

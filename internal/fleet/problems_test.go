@@ -32,7 +32,7 @@ targets:
   - name: acme
     dsn: postgres://db1/acme
 `,
-			want: `fleet.yaml:2: unknown key "retries" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas)`,
+			want: `fleet.yaml:2: unknown key "retries" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas, golang_migrate_table)`,
 		},
 		{
 			name: "PostgreSQL setting name suggests ours",
@@ -170,6 +170,26 @@ fleet.yaml:5: defaults.lock_wait must be a duration (use e.g. 500ms, 2s, 5m), go
 fleet.yaml:6: defaults.timeout: "ten minutes" is not a duration (use e.g. 500ms, 2s, 5m)`,
 		},
 		{
+			name: "golang_migrate_table not keep or ignore",
+			src: `defaults:
+  golang_migrate_table: drop
+targets:
+  - name: acme
+    dsn: postgres://db1/acme
+`,
+			want: `fleet.yaml:2: defaults.golang_migrate_table: "drop" is not keep or ignore`,
+		},
+		{
+			name: "golang_migrate_table a list",
+			src: `defaults:
+  golang_migrate_table: [keep]
+targets:
+  - name: acme
+    dsn: postgres://db1/acme
+`,
+			want: `fleet.yaml:2: defaults.golang_migrate_table must be keep or ignore, got a list`,
+		},
+		{
 			name: "parallelism not a positive integer",
 			src: `defaults:
   parallelism: 0
@@ -206,7 +226,7 @@ targets:
   - name: acme
     dsn: postgres://db1/acme
 `,
-			want: `fleet.yaml:1: defaults must be a mapping of settings (parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas), got a list`,
+			want: `fleet.yaml:1: defaults must be a mapping of settings (parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas, golang_migrate_table), got a list`,
 		},
 		{
 			name: "malformed YAML",

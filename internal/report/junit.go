@@ -144,7 +144,7 @@ func junitTestCase(command string, t Target) junitCase {
 	switch t.Status {
 	case StatusApplied, StatusUpToDate, StatusPending, StatusClean:
 		c.SystemOut = junitText(printable(passOutput(t)))
-	case StatusRolledBack, StatusFailed, StatusLocked:
+	case StatusRolledBack, StatusFailed, StatusLocked, StatusUnadopted:
 		c.Failure = &junitOutcome{Message: headline(t), Type: kind, Text: body}
 	case StatusDrifted:
 		c.Failure = &junitOutcome{

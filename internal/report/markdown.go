@@ -19,6 +19,7 @@ var statusEmoji = map[Status]string{
 	StatusFailed:     "❌",
 	StatusError:      "❌",
 	StatusLocked:     "🔒",
+	StatusUnadopted:  "❔",
 	StatusSkipped:    "⏭️",
 	StatusCancelled:  "⏭️",
 	StatusDrifted:    "⚠️",

@@ -82,8 +82,13 @@ func WriteTable(w io.Writer, r *Report) error {
 		if withWave {
 			row = append(row, dash(t.Wave))
 		}
-		row = append(row, string(t.Status), strconv.FormatInt(t.FromVersion, 10),
-			strconv.FormatInt(t.ToVersion, 10), migrationsCell(t), formatMS(t.DurationMS))
+		from, to := strconv.FormatInt(t.FromVersion, 10), strconv.FormatInt(t.ToVersion, 10)
+		if t.Status == StatusUnadopted {
+			// The tool has no version for it: show what the other tool
+			// claims, never a 0 that reads as "nothing applied".
+			from, to = claimedCell(t), "-"
+		}
+		row = append(row, string(t.Status), from, to, migrationsCell(t), formatMS(t.DurationMS))
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -263,6 +268,7 @@ func summaryLine(s Summary) string {
 	add(s.RolledBack, "rolled back")
 	add(s.Failed, "failed")
 	add(s.Locked, "locked")
+	add(s.Unadopted, "unadopted")
 	add(s.Skipped, "skipped")
 	add(s.Cancelled, "cancelled")
 	add(s.Clean, "clean")
@@ -281,6 +287,19 @@ func formatMS(ms int64) string {
 		return fmt.Sprintf("%dms", ms)
 	}
 	return d.Round(10 * time.Millisecond).String()
+}
+
+// claimedCell shows an unadopted target's claimed version and who claims
+// it: "2 (golang-migrate)", "? (manual)".
+func claimedCell(t Target) string {
+	v := "?"
+	if t.ClaimedVersion != nil {
+		v = strconv.FormatInt(*t.ClaimedVersion, 10)
+	}
+	if t.ManagedBy != "" {
+		v += " (" + t.ManagedBy + ")"
+	}
+	return v
 }
 
 func dash(s string) string {

@@ -25,6 +25,7 @@ const (
 	StatusSkipped    Status = "skipped"     // never started: a wave halted
 	StatusCancelled  Status = "cancelled"   // the run was interrupted
 	StatusLocked     Status = "locked"      // another run holds the target's lock
+	StatusUnadopted  Status = "unadopted"   // golang-migrate or a person migrated it: run adopt; nothing was touched
 	StatusPending    Status = "pending"     // plan/status: migrations are waiting
 	StatusClean      Status = "clean"       // drift: the target is what the migration set says
 	StatusDrifted    Status = "drifted"     // drift: findings below
@@ -34,7 +35,7 @@ const (
 // Failed reports whether s makes a run exit non-zero.
 func (s Status) Failed() bool {
 	switch s {
-	case StatusRolledBack, StatusFailed, StatusSkipped, StatusCancelled, StatusLocked, StatusError:
+	case StatusRolledBack, StatusFailed, StatusSkipped, StatusCancelled, StatusLocked, StatusError, StatusUnadopted:
 		return true
 	}
 	return false
@@ -64,6 +65,7 @@ type Summary struct {
 	Skipped    int `json:"skipped"`
 	Cancelled  int `json:"cancelled"`
 	Locked     int `json:"locked"`
+	Unadopted  int `json:"unadopted,omitempty"`
 	Pending    int `json:"pending,omitempty"`
 	Clean      int `json:"clean,omitempty"`
 	Drifted    int `json:"drifted,omitempty"`
@@ -81,9 +83,20 @@ type Target struct {
 	Pending     []Migration `json:"pending,omitempty"`
 	Reverted    []Migration `json:"reverted,omitempty"` // undone by compensation or --rollback-on-halt
 	Attempts    int         `json:"attempts,omitempty"` // transaction attempts, when retried after a lock timeout or deadlock
-	Findings    []Finding   `json:"findings,omitempty"` // drift
-	Error       *Error      `json:"error,omitempty"`
-	DurationMS  int64       `json:"duration_ms"`
+	Findings    []Finding   `json:"findings,omitempty"` // drift; adopt: the differences a forced adoption accepted, or why one was refused
+	// ManagedBy names who manages a target the tool does not (yet):
+	// "golang-migrate" (its own version table) or "manual" (tables
+	// but no version table: psql -f). Set on unadopted targets, on adopt's
+	// results, and on drift's results for unadopted targets.
+	ManagedBy string `json:"managed_by,omitempty"`
+	// ClaimedVersion is the version the other tool's table claims (or,
+	// for adopt, the version the target's schema was proven to be at).
+	ClaimedVersion *int64 `json:"claimed_version,omitempty"`
+	// Forced: adopt --force recorded the version although the schema
+	// differs from it (the differences are in findings).
+	Forced     bool   `json:"forced,omitempty"`
+	Error      *Error `json:"error,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
 }
 
 // Finding is one way a target differs from what the migration set says.
@@ -167,6 +180,8 @@ func Summarize(targets []Target) Summary {
 			s.Cancelled++
 		case StatusLocked:
 			s.Locked++
+		case StatusUnadopted:
+			s.Unadopted++
 		case StatusPending:
 			s.Pending++
 		case StatusClean:

@@ -32,6 +32,7 @@ var statusMeanings = map[Status]string{
 	StatusSkipped:    "never started: a wave halted",
 	StatusCancelled:  "the run was interrupted",
 	StatusLocked:     "another run holds the target's lock",
+	StatusUnadopted:  "migrated by another tool or by hand: run `orchestrator adopt`",
 	StatusError:      "the target could not be inspected",
 }
 

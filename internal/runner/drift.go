@@ -12,6 +12,7 @@ import (
 
 	"github.com/orchestrator-dev/orchestrator/internal/drift"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
@@ -57,8 +58,9 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 	// Identical catalogs share one snapshot, so a fleet of alike tenants
 	// holds one catalog in memory, not one per tenant.
 	shared := map[string]*drift.Snapshot{}
+	others := map[string]*report.Target{} // unadopted targets: who manages them, what they claim
 	rep := r.run(ctx, "drift", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
-		st, err := r.inspect(ctx, t)
+		st, un, err := r.inspect(ctx, t)
 		if err != nil {
 			res := r.failure(ctx, t, report.Target{}, report.StatusError, err)
 			if res.Status == report.StatusCancelled {
@@ -75,6 +77,9 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 			shared[fp] = st.Snapshot
 		}
 		states[t.Name] = st
+		if un != nil {
+			others[t.Name] = un
+		}
 		mu.Unlock()
 		return report.Target{Status: report.StatusClean, FromVersion: st.Version, ToVersion: st.Version}
 	})
@@ -91,7 +96,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		if !ok {
 			continue
 		}
-		for _, f := range cmp.Check(r.set, st, expected[res.Name]) {
+		for _, f := range r.driftFindings(&cmp, st, expected[res.Name], others[res.Name], res) {
 			res.Findings = append(res.Findings, report.Finding{Kind: f.Kind, Object: f.Object, Detail: f.Detail})
 		}
 		res.Findings = append(res.Findings, invalidFindings(st.Invalid)...)
@@ -104,41 +109,77 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 	return rep
 }
 
-// inspect reads a target's history and catalog on a read-only session.
-func (r *Runner) inspect(ctx context.Context, t fleet.Target) (*drift.State, error) {
-	sess, err := r.open(ctx, t, true)
-	if err != nil {
-		return nil, err
+// driftFindings are st's findings. A target another tool or a person
+// migrated (un) is said to be unadopted instead of never migrated, and its
+// schema is compared with the version the other tool claims, when it
+// claims one.
+func (r *Runner) driftFindings(cmp *drift.Comparer, st *drift.State, expected *drift.Snapshot, un *report.Target, res *report.Target) []drift.Finding {
+	if un == nil {
+		return cmp.Check(r.set, st, expected)
 	}
-	defer sess.close()
-	var st *drift.State
-	settings := "SELECT " + sess.setExprs(true)
-	err = sess.native(func(c *pgx.Conn) error { return inspectOn(ctx, c, settings, &st) })
-	if err != nil {
-		return st, err
+	res.ManagedBy, res.ClaimedVersion = un.ManagedBy, un.ClaimedVersion
+	object := "table " + ledger.MigrateTable
+	if un.ManagedBy == string(ledger.ManagedByHand) {
+		object = "schema"
 	}
-	st.Invalid, err = invalidIndexes(ctx, sess.conn)
-	return st, err
+	var fs []drift.Finding
+	if st.Initialized {
+		fs = cmp.Check(r.set, st, expected)
+	} else if un.ClaimedVersion != nil && expected != nil {
+		fs = cmp.Compare(st.Snapshot, expected)
+	}
+	return append([]drift.Finding{{Kind: drift.KindUnadopted, Object: object, Detail: un.Error.Message}}, fs...)
 }
 
-// inspectOn reads in one read-only transaction that carries the session's
-// limits (SET LOCAL).
-func inspectOn(ctx context.Context, c *pgx.Conn, settings string, out **drift.State) error {
-	tx, err := c.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+// inspect reads a target's bookkeeping tables and catalog on a read-only
+// session: the ledger's two reads, then the catalog in one query. For a
+// target golang-migrate manages, the state's version is the one it claims,
+// so its schema is compared with that version's.
+func (r *Runner) inspect(ctx context.Context, t fleet.Target) (*drift.State, *report.Target, error) {
+	sess, err := r.open(ctx, t, true)
 	if err != nil {
+		return nil, nil, err
+	}
+	defer sess.close()
+	// One read-only transaction carries the session's limits (SET LOCAL)
+	// and gives the bookkeeping rows and the catalog one view.
+	if err := sess.native(func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "BEGIN READ ONLY")
 		return err
+	}); err != nil {
+		return nil, nil, fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, settings); err != nil {
-		return fmt.Errorf("session settings: %w", err)
+	defer sess.native(func(c *pgx.Conn) error {
+		if c.PgConn().TxStatus() == 'I' {
+			return nil
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, err := c.Exec(rctx, "ROLLBACK")
+		return err
+	})
+	if _, err := sess.conn.ExecContext(ctx, "SELECT "+sess.setExprs(true)); err != nil {
+		return nil, nil, fmt.Errorf("session settings: %w", err)
 	}
-	var schema string
-	if err := tx.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		return fmt.Errorf("read current schema: %w", err)
+	ls, err := ledger.Read(ctx, sess.conn)
+	if err != nil {
+		return nil, nil, err
 	}
-	st, err := drift.Inspect(ctx, tx, schema)
-	*out = st
-	return err
+	st := &drift.State{Initialized: ls.Version, Applied: ls.Applied, Version: ls.Current}
+	un := r.unadopted(fromLedger(ls))
+	if un != nil && !ls.Version && un.ClaimedVersion != nil {
+		st.Version = *un.ClaimedVersion
+	}
+	err = sess.native(func(c *pgx.Conn) error {
+		var err error
+		st.Snapshot, err = drift.ReadSnapshot(ctx, c, ls.Schema)
+		return err
+	})
+	if err != nil {
+		return st, un, err
+	}
+	st.Invalid, err = invalidIndexes(ctx, sess.conn)
+	return st, un, err
 }
 
 // expectedSchemas returns, per target, the schema it should have: built

@@ -9,6 +9,7 @@ import (
 
 	"github.com/orchestrator-dev/orchestrator/internal/drift"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
@@ -19,47 +20,38 @@ import (
 // transaction: no pooler can leave it behind on a server connection. It
 // conflicts with the session-level lock of the same key, which goose and
 // the tool's NO TRANSACTION work take.
-func lockInTx(ctx context.Context, sess *session, key int64, wait time.Duration) (tables, error) {
+func lockInTx(ctx context.Context, sess *session, key int64, wait time.Duration) (ledger.Presence, error) {
 	// The settings are evaluated in the FROM item, before the lock.
 	q := "SELECT pg_try_advisory_xact_lock($1), pg_backend_pid() FROM (SELECT " + sess.setExprs(true) + ") AS settings"
 	deadline := time.Now().Add(wait)
 	pause := 25 * time.Millisecond
 	for {
 		var ok bool
-		var have tables
 		var pid int64
 		if err := sess.conn.QueryRowContext(ctx, q, key).Scan(&ok, &pid); err != nil {
-			return have, fmt.Errorf("take advisory lock: %w", err)
+			return ledger.Presence{}, fmt.Errorf("take advisory lock: %w", err)
 		}
 		sess.pid.Store(uint32(pid))
 		if ok {
 			// A statement of its own, after the lock: its catalog snapshot
 			// sees what the previous holder committed.
-			if err := sess.conn.QueryRowContext(ctx, tablesQuery).Scan(&have.version, &have.checksums); err != nil {
-				return have, fmt.Errorf("read version table: %w", err)
+			dest, presence := ledger.PresenceDest()
+			if err := sess.conn.QueryRowContext(ctx, "SELECT "+ledger.PresenceExprs).Scan(dest...); err != nil {
+				return presence(), fmt.Errorf("read version table: %w", err)
 			}
-			return have, nil
+			return presence(), nil
 		}
 		if !time.Now().Add(pause).Before(deadline) {
-			return have, errLocked
+			return ledger.Presence{}, errLocked
 		}
 		select {
 		case <-ctx.Done():
-			return have, ctx.Err()
+			return ledger.Presence{}, ctx.Err()
 		case <-time.After(pause):
 		}
 		pause = min(pause*2, time.Second)
 	}
 }
-
-// tablesQuery says which of the tool's tables exist in the current schema,
-// from the catalog itself (to_regclass could answer from a cache that has
-// not yet seen a table another session just committed).
-const tablesQuery = `SELECT
-	EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = current_schema() AND c.relname = '` + VersionTable + `'),
-	EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = current_schema() AND c.relname = '` + ChecksumTable + `')`
 
 // PoolerError refuses NO TRANSACTION work through a transaction pooler.
 type PoolerError struct {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
@@ -70,7 +71,7 @@ func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, o 
 	if o.Verify {
 		return r.verifyTarget(ctx, t, sess, to, o)
 	}
-	st, err := r.readInTx(ctx, sess, func(q *sql.Tx) (state, error) { return readState(ctx, r.store, q) })
+	st, err := r.readInTx(ctx, sess, func(q *sql.Tx) (state, error) { return readState(ctx, q) })
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
@@ -130,6 +131,9 @@ func (r *Runner) verifyTarget(ctx context.Context, t fleet.Target, sess *session
 
 // describe turns a target's state into its status or plan result.
 func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int64, o PlanOptions, planned bool) report.Target {
+	if un := r.unadopted(st); un != nil {
+		return *un
+	}
 	res := report.Target{FromVersion: st.current, ToVersion: st.current}
 	pending, err := pendingUp(r.set, st, to)
 	if err != nil {
@@ -170,7 +174,7 @@ func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int6
 // them are not either, as they may depend on them. Timings and notes go
 // into out, which parallels pending.
 func (r *Runner) rehearse(ctx context.Context, ex *executor, pending []*source.Migration, out []report.Migration) error {
-	created, err := ensureVersionTable(ctx, r.store, ex.sess.conn, ex.tables)
+	created, err := ledger.EnsureVersionTable(ctx, r.store, ex.sess.conn, ex.tables)
 	if err != nil {
 		return err
 	}
@@ -196,10 +200,10 @@ func (r *Runner) rehearse(ctx context.Context, ex *executor, pending []*source.M
 				return &MigrationError{Migration: m, Line: st.Line, Stmt: st.SQL, Err: fmt.Errorf("rehearsal: %w", err)}
 			}
 		}
-		if err := record(ctx, ex.sess.conn, []step{{m: m}}, created, !have.checksums); err != nil {
+		if err := record(ctx, ex.sess.conn, []step{{m: m}}, created, have); err != nil {
 			return &MigrationError{Migration: m, Err: err}
 		}
-		created, have.checksums = false, true
+		created, have.Version, have.Checksums = false, true, true
 		ms := time.Since(t0).Milliseconds()
 		out[i].DurationMS = &ms
 		out[i].Note = "rehearsed"

@@ -1,5 +1,5 @@
 // Package runner runs commands over a fleet: for each target it connects,
-// locks, reads the version table, plans and applies migrations, and records
+// locks, reads the bookkeeping tables, plans and applies migrations, and records
 // the outcome; a bounded errgroup schedules the targets. A failed target is a
 // result in the report, never a reason to stop the others.
 package runner
@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
@@ -63,6 +64,10 @@ type Options struct {
 	// SharedSchemas follow a tenant's own schema in its search_path (the
 	// fleet's shared_schemas); none by default.
 	SharedSchemas []string
+	// IgnoreGolangMigrate leaves golang-migrate's version table alone:
+	// not kept in step by up, down and adopt, and not compared with goose's
+	// table. By default a target that has it keeps it in step.
+	IgnoreGolangMigrate bool
 }
 
 // Wave is a group of targets that starts only when the previous wave ended
@@ -95,6 +100,7 @@ type Runner struct {
 
 	poolerMu sync.Mutex
 	poolers  map[string]bool // per DSN: reached through a transaction pooler
+	keepMigrate    bool // keep golang-migrate's table in step where it exists
 }
 
 // New checks opts and returns a Runner.
@@ -102,14 +108,14 @@ func New(opts Options) (*Runner, error) {
 	if opts.Set == nil || len(opts.Set.Migrations) == 0 {
 		return nil, errors.New("runner: an empty migration set")
 	}
-	store, err := newStore()
+	store, err := ledger.NewStore()
 	if err != nil {
 		return nil, err
 	}
 	r := &Runner{set: opts.Set, settings: opts.Settings, parallel: opts.Parallelism, txMode: opts.TxMode,
 		rollbackOnHalt: opts.RollbackOnHalt, log: opts.Logger, store: store, sharedSchemas: opts.SharedSchemas,
-		poolers: map[string]bool{},
-		retry:   retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}}
+		keepMigrate: !opts.IgnoreGolangMigrate, poolers: map[string]bool{},
+		retry: retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}}
 	if r.parallel <= 0 {
 		r.parallel = DefaultParallelism
 	}

@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3/database"
 
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
@@ -122,7 +121,8 @@ type retryPolicy struct {
 type executor struct {
 	sess     *session
 	store    database.StoreExtender
-	tables   tables // which of the tool's tables exist
+	tables   ledger.Have // which bookkeeping tables exist
+	have     func(state) ledger.Have
 	mode     TxMode
 	policy   retryPolicy
 	key      int64         // the target's advisory lock key
@@ -135,9 +135,6 @@ type executor struct {
 	// first transactional batch continues it.
 	open bool
 }
-
-// tables records which of the tool's tables a target has.
-type tables struct{ version, checksums bool }
 
 // run executes steps in order, batch by batch, and stops at the first
 // failure. Committed batches stay committed; undoing them is the caller's
@@ -208,12 +205,12 @@ func (e *executor) begin(ctx context.Context) (state, error) {
 		e.rollback(ctx)
 		return state{applied: map[int64]bool{}}, err
 	}
-	st, err := readVersionRows(ctx, e.store, e.sess.conn, have)
+	st, err := readVersionRows(ctx, e.sess.conn, have)
 	if err != nil {
 		e.rollback(ctx)
 		return st, err
 	}
-	e.tables = have
+	e.tables = e.have(st)
 	return st, nil
 }
 
@@ -261,7 +258,7 @@ func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration,
 		}
 	}
 	defer e.rollback(ctx) // a no-op after commit
-	created, err := ensureVersionTable(ctx, e.store, e.sess.conn, e.tables)
+	created, err := ledger.EnsureVersionTable(ctx, e.store, e.sess.conn, e.tables)
 	if err != nil {
 		return nil, err
 	}
@@ -279,13 +276,13 @@ func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration,
 		}
 		done = append(done, s.report(time.Since(t0)))
 	}
-	if err := record(ctx, e.sess.conn, batch, created, !e.tables.checksums); err != nil {
+	if err := record(ctx, e.sess.conn, batch, created, e.tables); err != nil {
 		return nil, err
 	}
 	if err := e.commit(ctx); err != nil {
 		return nil, err
 	}
-	e.tables = tables{true, true}
+	e.tables.Version, e.tables.Checksums = true, true
 	return done, nil
 }
 
@@ -375,8 +372,8 @@ func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partial
 	}
 	if err == nil {
 		var created bool
-		if created, err = ensureVersionTable(ctx, e.store, e.sess.conn, e.tables); err == nil {
-			if err = record(ctx, e.sess.conn, []step{s}, created, !e.tables.checksums); err == nil {
+		if created, err = ledger.EnsureVersionTable(ctx, e.store, e.sess.conn, e.tables); err == nil {
+			if err = record(ctx, e.sess.conn, []step{s}, created, e.tables); err == nil {
 				err = e.commit(ctx)
 			}
 		}
@@ -385,7 +382,7 @@ func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partial
 	if err != nil {
 		return 0, &partialStep{step: s, ran: len(stmts), total: len(stmts)}, &MigrationError{Migration: s.m, Down: s.down, Err: err}
 	}
-	e.tables = tables{true, true}
+	e.tables.Version, e.tables.Checksums = true, true
 	return time.Since(t0), nil, nil
 }
 
@@ -431,57 +428,14 @@ WHERE l.granted AND l.pid <> pg_backend_pid()
 	return s.String
 }
 
-// ensureVersionTable creates goose's version table, through goose's store,
-// when the target has none; have was read under the target's lock, so it is
-// still true. It reports whether it created the table (its version-0 row,
-// which goose writes with it, is then the caller's to record).
-func ensureVersionTable(ctx context.Context, store database.StoreExtender, tx database.DBTxConn, have tables) (bool, error) {
-	if have.version {
-		return false, nil
+// record writes what a batch of steps did through the ledger, in one
+// statement: goose's version rows, the checksum record and, when kept in
+// step, golang-migrate's row. zeroRow adds goose's version-0 marker row to a
+// version table just created.
+func record(ctx context.Context, tx database.DBTxConn, batch []step, zeroRow bool, have ledger.Have) error {
+	w := ledger.Write{Down: batch[0].down, ZeroRow: zeroRow && !batch[0].down, Have: have}
+	for _, s := range batch {
+		w.Entries = append(w.Entries, ledger.Entry{Version: s.m.Version, Name: s.m.Name, UpSHA256: s.m.UpSHA256, DownSHA256: s.m.DownSHA256})
 	}
-	return true, store.CreateVersionTable(ctx, tx)
-}
-
-// record writes what a batch of steps did, in one statement: goose's version
-// rows (inserted for ups, deleted for downs: the rows goose itself would
-// write, one per version; goose's store sends one statement per row, and in
-// one transaction the same rows can go in one round trip) and the checksum
-// record, created first if the target has none yet. zeroRow adds goose's
-// version-0 marker row to a version table just created.
-func record(ctx context.Context, tx database.DBTxConn, batch []step, zeroRow, createChecksums bool) error {
-	var q strings.Builder
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if createChecksums {
-		q.WriteString(createChecksumTable + ";\n")
-	}
-	if batch[0].down {
-		var list []string
-		for _, s := range batch {
-			list = append(list, arg(s.m.Version))
-		}
-		in := strings.Join(list, ", ")
-		fmt.Fprintf(&q, "DELETE FROM %s WHERE version_id IN (%s);\nDELETE FROM %s WHERE version_id IN (%s)",
-			VersionTable, in, ChecksumTable, in)
-	} else {
-		var versions, sums []string
-		if zeroRow {
-			versions = append(versions, "(0, true)")
-		}
-		for _, s := range batch {
-			versions = append(versions, "("+arg(s.m.Version)+", true)")
-			sums = append(sums, fmt.Sprintf("(%s, %s, %s, %s)", arg(s.m.Version), arg(s.m.Name), arg(s.m.UpSHA256), arg(s.m.DownSHA256)))
-		}
-		fmt.Fprintf(&q, "INSERT INTO %s (version_id, is_applied) VALUES %s;\n", VersionTable, strings.Join(versions, ", "))
-		fmt.Fprintf(&q, "INSERT INTO %s (version_id, name, up_sha256, down_sha256) VALUES %s\n", ChecksumTable, strings.Join(sums, ", "))
-		q.WriteString("ON CONFLICT (version_id) DO UPDATE SET name = EXCLUDED.name, up_sha256 = EXCLUDED.up_sha256,\n" +
-			"\tdown_sha256 = EXCLUDED.down_sha256, applied_at = now(), applied_by = EXCLUDED.applied_by")
-	}
-	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-		return fmt.Errorf("record versions %s: %w", describeSteps(batch), err)
-	}
-	return nil
+	return ledger.Record(ctx, tx, w)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
@@ -94,6 +95,10 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 	if err != nil {
 		return locked(err)
 	}
+	if un := r.unadopted(st); un != nil {
+		ex.rollback(ctx)
+		return *un // another tool's or a person's: never re-run its migrations
+	}
 	res.FromVersion, res.ToVersion = st.current, st.current
 	steps, err := plan(st)
 	if err != nil {
@@ -139,10 +144,13 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 			// releases the lock as it closes, which saves a round trip.
 			defer releaseLock(ctx, sess.conn, ex.key)
 		}
-		if st, err = readVersionRows(ctx, r.store, sess.conn, have); err != nil {
+		if st, err = readVersionRows(ctx, sess.conn, have); err != nil {
 			return r.failure(ctx, t, res, report.StatusFailed, err)
 		}
-		ex.tables = have
+		if un := r.unadopted(st); un != nil {
+			return *un
+		}
+		ex.tables = r.have(st)
 		res.FromVersion, res.ToVersion = st.current, st.current
 		if steps, err = plan(st); err != nil {
 			return r.failure(ctx, t, res, report.StatusFailed, err)
@@ -197,12 +205,12 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		// The transaction's fate is unknown to us: say so rather than claim
 		// a rollback we could not confirm.
 		status = report.StatusFailed
-		remedy = joinRemedy(remedy, "the target's version could not be read back after the failure: check goose_db_version on it before running again")
+		remedy = joinRemedy(remedy, "the target's version could not be read back after the failure: check "+ledger.VersionTable+" on it before running again")
 	} else {
 		res.ToVersion = v
 		if v != res.FromVersion && remedy == "" {
 			status = report.StatusFailed
-			remedy = fmt.Sprintf("the target is at version %d, not back at %d: check goose_db_version and the schema", v, res.FromVersion)
+			remedy = fmt.Sprintf("the target is at version %d, not back at %d: check %s and the schema", v, res.FromVersion, ledger.VersionTable)
 		}
 	}
 	if status == report.StatusRolledBack && interrupted(ctx) {
@@ -246,7 +254,7 @@ func (r *Runner) compensate(ctx context.Context, t fleet.Target, sess *session, 
 	if undo.err != nil {
 		left := inverse[len(undo.steps):]
 		return reverted, fmt.Sprintf("undoing this run failed at %s (%s); still %s: fix the cause, then run `orchestrator %s` for this target, "+
-			"or repair by hand and correct goose_db_version", left[0].m.Name, t.Scrub(undo.err.Error()), describeUndone(left), undoCommand(left))
+			"or repair by hand and correct %s", left[0].m.Name, t.Scrub(undo.err.Error()), describeUndone(left), undoCommand(left), ledger.VersionTable)
 	}
 	return reverted, ""
 }
@@ -367,7 +375,7 @@ func (r *Runner) readLatest(ctx context.Context, t fleet.Target, sess *session) 
 func (r *Runner) readBack(ctx context.Context, t fleet.Target, sess *session) (int64, error) {
 	ctx, cancel := budgeted(ctx, 15*time.Second)
 	defer cancel()
-	v, err := currentVersion(ctx, r.store, sess.conn)
+	v, err := currentVersion(ctx, sess.conn)
 	if err == nil {
 		return v, nil
 	}
@@ -376,12 +384,12 @@ func (r *Runner) readBack(ctx context.Context, t fleet.Target, sess *session) (i
 		return 0, errors.Join(err, cerr)
 	}
 	defer fresh.close()
-	return currentVersion(ctx, r.store, fresh.conn)
+	return currentVersion(ctx, fresh.conn)
 }
 
 // executorFor returns an executor of the run's settings on sess.
 func (r *Runner) executorFor(sess *session, t fleet.Target) *executor {
-	return &executor{sess: sess, store: r.store, mode: r.txMode, policy: r.retry, key: lockKeyFor(t), lockWait: r.settings.LockWait}
+	return &executor{sess: sess, store: r.store, mode: r.txMode, policy: r.retry, key: lockKeyFor(t), lockWait: r.settings.LockWait, have: r.have}
 }
 
 // firstNoTx returns the migration of the first NO TRANSACTION step, or nil.
