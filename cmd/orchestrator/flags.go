@@ -56,10 +56,19 @@ func targetFlags() []cli.Flag {
 	}
 }
 
+func migrationsFlag() cli.Flag {
+	return &cli.StringFlag{Name: "migrations", Aliases: []string{"m"}, EnvVars: []string{"ORCH_MIGRATIONS"},
+		Usage: "migration directory, goose or golang-migrate layout (default: the set built into the binary)"}
+}
+
+// offlineFlags are the flags of commands that open no connection: where
+// the targets and the migrations come from, and the output.
+func offlineFlags() []cli.Flag {
+	return append(targetFlags(), migrationsFlag())
+}
+
 func commonFlags() []cli.Flag {
-	return append(targetFlags(),
-		&cli.StringFlag{Name: "migrations", Aliases: []string{"m"}, EnvVars: []string{"ORCH_MIGRATIONS"},
-			Usage: "migration directory, goose or golang-migrate layout (default: the set built into the binary)"},
+	return append(offlineFlags(),
 		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, DefaultText: "the fleet's parallelism, else 8", Usage: "targets in flight at once"},
 		&cli.StringFlag{Name: "report", EnvVars: []string{"ORCH_REPORT"}, Usage: "also write the JSON report to this file"},
 		&cli.DurationFlag{Name: flagLockTimeout, DefaultText: "fleet's lock_timeout, else 5s", Usage: "PostgreSQL lock_timeout for each statement"},
@@ -81,7 +90,7 @@ func rolloutFlags() []cli.Flag {
 }
 
 func toFlag(usage string) cli.Flag {
-	return &cli.Int64Flag{Name: "to", DefaultText: "latest", Usage: usage}
+	return &cli.Int64Flag{Name: "to", DefaultText: "the latest version in the set", Usage: usage}
 }
 
 // bindRun copies flags into runOptions. Only flags given on the command line
