@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -60,7 +59,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			row = append(row, mdText(dash(t.Wave)))
 		}
 		row = append(row, mdStatus(t.Status),
-			strconv.FormatInt(t.FromVersion, 10), strconv.FormatInt(t.ToVersion, 10),
+			VersionText(t.FromVersion), VersionText(t.ToVersion),
 			migrationsCell(t), formatMS(t.DurationMS))
 		mdRow(bw, row)
 	}
@@ -103,7 +102,7 @@ func writeMarkdownDetails(w *bufio.Writer, r *Report) {
 			mdCodeBlock(w, "", "text", strings.Join(lines, "\n"))
 		}
 		if pending {
-			fmt.Fprintf(w, "\nPending from version %d:\n\n", t.FromVersion)
+			fmt.Fprintf(w, "\nPending from version %s:\n\n", VersionText(t.FromVersion))
 			for _, m := range t.Pending {
 				item := "- " + mdText(migrationName(m.Version, m.Name))
 				if m.Note != "" {

@@ -71,8 +71,8 @@ func WritePrometheus(w io.Writer, r *Report, now time.Time) error {
 		total.add(strconv.Itoa(len(t.Findings)), target)
 		inspected := t.Status == StatusClean || t.Status == StatusDrifted
 		inspectErr.add(boolValue(!inspected), target)
-		if versionRead(t.Status) {
-			version.add(strconv.FormatInt(t.ToVersion, 10), target)
+		if versionRead(t.Status) && t.ToVersion != nil {
+			version.add(strconv.FormatInt(*t.ToVersion, 10), target)
 		}
 		byStatus[t.Status]++
 	}

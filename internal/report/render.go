@@ -82,8 +82,8 @@ func WriteTable(w io.Writer, r *Report) error {
 		if withWave {
 			row = append(row, dash(t.Wave))
 		}
-		row = append(row, string(t.Status), strconv.FormatInt(t.FromVersion, 10),
-			strconv.FormatInt(t.ToVersion, 10), migrationsCell(t), formatMS(t.DurationMS))
+		row = append(row, string(t.Status), VersionText(t.FromVersion),
+			VersionText(t.ToVersion), migrationsCell(t), formatMS(t.DurationMS))
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -206,7 +206,7 @@ func writeDetails(w io.Writer, r *Report) {
 		if !detailed {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s (from %d):\n", t.Name, t.FromVersion)
+		fmt.Fprintf(w, "\n%s (from %s):\n", t.Name, VersionText(t.FromVersion))
 		for _, m := range t.Pending {
 			line := "  " + m.Name
 			if m.Note != "" {

@@ -7,7 +7,10 @@
 // seeing half of it.
 package report
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // SchemaVersion is the version of the JSON report schema. It changes only when
 // a field is removed or changes meaning; new fields may appear at any time.
@@ -75,8 +78,8 @@ type Target struct {
 	Name        string      `json:"name"`
 	Wave        string      `json:"wave,omitempty"`
 	Status      Status      `json:"status"`
-	FromVersion int64       `json:"from_version"`
-	ToVersion   int64       `json:"to_version"`
+	FromVersion *int64      `json:"from_version"` // null: never read (unreachable, locked, skipped, cancelled first)
+	ToVersion   *int64      `json:"to_version"`   // null: never read, or could not be read back (the error says why)
 	Applied     []Migration `json:"applied,omitempty"`
 	Pending     []Migration `json:"pending,omitempty"`
 	Reverted    []Migration `json:"reverted,omitempty"` // undone by compensation or --rollback-on-halt
@@ -84,6 +87,18 @@ type Target struct {
 	Findings    []Finding   `json:"findings,omitempty"` // drift
 	Error       *Error      `json:"error,omitempty"`
 	DurationMS  int64       `json:"duration_ms"`
+}
+
+// V makes a version field: report.V(4).
+func V(n int64) *int64 { return &n }
+
+// VersionText renders a version field for people: the number, or "?" when
+// it was never read.
+func VersionText(v *int64) string {
+	if v == nil {
+		return "?"
+	}
+	return strconv.FormatInt(*v, 10)
 }
 
 // Finding is one way a target differs from what the migration set says.

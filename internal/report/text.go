@@ -94,7 +94,7 @@ func outcomeLines(t Target) []string {
 	if t.Error != nil || len(t.Reverted) > 0 {
 		// Where the target stands now: to_version is re-read from the
 		// database, so a failed target shows how far it got.
-		lines = append(lines, fmt.Sprintf("from_version: %d, to_version: %d", t.FromVersion, t.ToVersion))
+		lines = append(lines, fmt.Sprintf("from_version: %s, to_version: %s", VersionText(t.FromVersion), VersionText(t.ToVersion)))
 	}
 	for _, f := range t.Findings {
 		lines = append(lines, findingLine(f))

@@ -77,7 +77,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		}
 		states[t.Name] = st
 		mu.Unlock()
-		return report.Target{Status: report.StatusClean, FromVersion: st.Version, ToVersion: st.Version}
+		return report.Target{Status: report.StatusClean, FromVersion: report.V(st.Version), ToVersion: report.V(st.Version)}
 	})
 	if len(states) == 0 || ctx.Err() != nil {
 		return rep

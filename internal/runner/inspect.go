@@ -78,7 +78,7 @@ func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, o 
 
 // describe turns a target's state into its status or plan result.
 func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int64, o PlanOptions, planned bool) report.Target {
-	res := report.Target{FromVersion: st.current, ToVersion: st.current}
+	res := report.Target{FromVersion: report.V(st.current), ToVersion: report.V(st.current)}
 	pending, err := pendingUp(r.set, st, to)
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
@@ -102,7 +102,7 @@ func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int6
 		res.Pending = append(res.Pending, pm)
 	}
 	if planned {
-		res.ToVersion = pending[len(pending)-1].Version
+		res.ToVersion = report.V(pending[len(pending)-1].Version)
 	}
 	return res
 }

@@ -280,10 +280,16 @@ func (r *Runner) rollBackApplied(ctx context.Context, targets []fleet.Target, re
 		t, res := targets[i], &results[i]
 		g.Go(func() error {
 			log := r.log.With("target", t.Name)
-			from := res.FromVersion
+			from := *res.FromVersion
 			undo := r.migrateTarget(ctx, t, log, func(st state) ([]step, error) { return r.stepsDown(st, from) })
 			res.Reverted = undo.Applied
 			res.ToVersion = undo.ToVersion
+			if res.ToVersion == nil {
+				// The undo ended before it read the target (interrupted,
+				// locked, unreachable): where the target stands is read
+				// again, or left unknown with the reason.
+				res.ToVersion, undo.Error = r.rereadVersion(ctx, t, undo.Error)
+			}
 			switch undo.Status {
 			case report.StatusApplied, report.StatusUpToDate:
 				res.Status = report.StatusRolledBack
@@ -303,12 +309,33 @@ func (r *Runner) rollBackApplied(ctx context.Context, targets []fleet.Target, re
 	_ = g.Wait()
 }
 
+// rereadVersion reads a target's version on a fresh session, detached from
+// cancellation; when that fails too, the version stays unknown and the
+// reason joins the error.
+func (r *Runner) rereadVersion(ctx context.Context, t fleet.Target, e *report.Error) (*int64, *report.Error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	sess, err := r.open(rctx, t, true)
+	if err == nil {
+		defer sess.close()
+		var v int64
+		if v, err = currentVersion(rctx, r.store, sess.conn); err == nil {
+			return report.V(v), e
+		}
+	}
+	if e == nil {
+		e = &report.Error{Class: ClassOther, Message: "--rollback-on-halt could not roll this target back"}
+	}
+	e.Remedy = joinRemedy(e.Remedy, "the target's version could not be read back ("+t.Scrub(err.Error())+"): check goose_db_version on it")
+	return nil, e
+}
+
 func notStarted(t fleet.Target, s report.Status) report.Target {
 	return report.Target{Name: t.Name, Status: s}
 }
 
 func logResult(log *slog.Logger, t report.Target) {
-	attrs := []any{"status", string(t.Status), "from", t.FromVersion, "to", t.ToVersion, "ms", t.DurationMS}
+	attrs := []any{"status", string(t.Status), "from", report.VersionText(t.FromVersion), "to", report.VersionText(t.ToVersion), "ms", t.DurationMS}
 	if t.Error != nil {
 		attrs = append(attrs, "error", t.Error.Message)
 		if t.Error.SQLState != "" {

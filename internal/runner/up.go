@@ -97,7 +97,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
-	res.FromVersion, res.ToVersion = st.current, st.current
+	res.FromVersion, res.ToVersion = report.V(st.current), report.V(st.current)
 	steps, err := plan(st)
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
@@ -122,7 +122,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 			res.Error = toReportError(t, fmt.Errorf("migrations committed, but the version could not be read back: %w", err))
 			return res
 		}
-		res.ToVersion = v
+		res.ToVersion = report.V(v)
 		return res
 	}
 
@@ -142,15 +142,16 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		}
 	}
 	if v, err := r.readBack(ctx, t, sess); err != nil {
+		res.ToVersion = nil
 		// The transaction's fate is unknown to us: say so rather than claim
 		// a rollback we could not confirm.
 		status = report.StatusFailed
 		remedy = joinRemedy(remedy, "the target's version could not be read back after the failure: check goose_db_version on it before running again")
 	} else {
-		res.ToVersion = v
-		if v != res.FromVersion && remedy == "" {
+		res.ToVersion = report.V(v)
+		if v != *res.FromVersion && remedy == "" {
 			status = report.StatusFailed
-			remedy = fmt.Sprintf("the target is at version %d, not back at %d: check goose_db_version and the schema", v, res.FromVersion)
+			remedy = fmt.Sprintf("the target is at version %d, not back at %d: check goose_db_version and the schema", v, *res.FromVersion)
 		}
 	}
 	if status == report.StatusRolledBack && interrupted(ctx) {
