@@ -128,6 +128,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 					Flags: []cli.Flag{
 						&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout format: table, json, junit or markdown"},
 						&cli.StringFlag{Name: "report", Usage: "also write the merged JSON report to this file"},
+						allFlag(),
 					},
 					Action: func(c *cli.Context) error {
 						return runMerge(c.Context, bindRun(c, stdout, stderr, lookup), c.Args().Slice())

@@ -416,7 +416,7 @@ func newLogger(o runOptions) *slog.Logger {
 // finish prints the report, writes the JSON copy, and turns the outcome into
 // the exit code.
 func finish(ctx context.Context, o runOptions, format report.Format, rep *report.Report) error {
-	if err := report.Write(o.stdout, format, rep); err != nil {
+	if err := report.WriteWith(o.stdout, format, rep, report.Options{All: o.all}); err != nil {
 		fmt.Fprintf(o.stderr, "error: writing the report to stdout: %v\n", err)
 		return exitError{exitFailed}
 	}

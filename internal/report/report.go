@@ -32,7 +32,26 @@ const (
 	StatusClean      Status = "clean"       // drift: the target is what the migration set says
 	StatusDrifted    Status = "drifted"     // drift: findings below
 	StatusError      Status = "error"       // drift: the target could not be inspected
+	StatusReverted   Status = "reverted"    // down: migrations above --to were reverted
 )
+
+// Statuses lists every status a report may hold, in the order summaries
+// count them. A report read back with any other status is refused.
+var Statuses = []Status{
+	StatusApplied, StatusUpToDate, StatusRolledBack, StatusFailed, StatusSkipped,
+	StatusCancelled, StatusLocked, StatusPending, StatusClean, StatusDrifted,
+	StatusError, StatusReverted,
+}
+
+// Known reports whether s is one of Statuses.
+func (s Status) Known() bool {
+	for _, k := range Statuses {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
 
 // Failed reports whether s makes a run exit non-zero.
 func (s Status) Failed() bool {
@@ -71,6 +90,7 @@ type Summary struct {
 	Clean      int `json:"clean,omitempty"`
 	Drifted    int `json:"drifted,omitempty"`
 	Errors     int `json:"error,omitempty"`
+	Reverted   int `json:"reverted,omitempty"`
 }
 
 // Target is the outcome of one target.
@@ -190,6 +210,8 @@ func Summarize(targets []Target) Summary {
 			s.Drifted++
 		case StatusError:
 			s.Errors++
+		case StatusReverted:
+			s.Reverted++
 		}
 	}
 	return s
