@@ -68,6 +68,9 @@ func runPlan(ctx context.Context, o runOptions, withSQL, verify bool) error {
 }
 
 func runDrift(ctx context.Context, o runOptions, scratch, promPath string) error {
+	if err := checkOutputPath("--prometheus", promPath); err != nil {
+		return err
+	}
 	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
@@ -77,7 +80,7 @@ func runDrift(ctx context.Context, o runOptions, scratch, promPath string) error
 		err := report.WriteFileAtomic(promPath, func(w io.Writer) error { return report.WritePrometheus(w, rep, time.Now()) })
 		if err != nil {
 			fmt.Fprintf(o.stderr, "error: writing %s: %v\n", promPath, err)
-			return exitError{exitFailed}
+			return exitError{outputFailed(rep)}
 		}
 	}
 	return finish(ctx, o, p.format, rep)
@@ -87,6 +90,9 @@ func runMerge(ctx context.Context, o runOptions, files []string) error {
 	format, err := report.ParseFormat(o.format)
 	if err != nil {
 		return usageError{err.Error()}
+	}
+	if err := checkOutputPath("--report", o.reportPath); err != nil {
+		return err
 	}
 	if len(files) == 0 {
 		return usagef("report merge needs the JSON report files of the shards")
@@ -153,6 +159,9 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 	format, err := report.ParseFormat(o.format)
 	if err != nil {
 		return nil, usageError{err.Error()}
+	}
+	if err := checkOutputPath("--report", o.reportPath); err != nil {
+		return nil, err
 	}
 	// The migration set and the fleet file are checked before discovery
 	// opens its first connection.
@@ -413,17 +422,32 @@ func newLogger(o runOptions) *slog.Logger {
 	return slog.New(slog.NewTextHandler(o.stderr, &slog.HandlerOptions{Level: level}))
 }
 
+// outputFailed is the exit code when a report could not be written after
+// the run: the run's own outcome when a target needs attention (1, 3 or
+// 130 say more than the lost file), else 2, the code of a place that
+// cannot be written (checked before the run, so this is rare: a full disk).
+// Exit 1 stays reserved for targets. stderr has said what happened.
+func outputFailed(rep *report.Report) int {
+	switch {
+	case !rep.OK():
+		return exitFailed
+	case rep.Drifted():
+		return exitDrift
+	}
+	return exitUsage
+}
+
 // finish prints the report, writes the JSON copy, and turns the outcome into
 // the exit code.
 func finish(ctx context.Context, o runOptions, format report.Format, rep *report.Report) error {
 	if err := report.WriteWith(o.stdout, format, rep, report.Options{All: o.all}); err != nil {
 		fmt.Fprintf(o.stderr, "error: writing the report to stdout: %v\n", err)
-		return exitError{exitFailed}
+		return exitError{outputFailed(rep)}
 	}
 	if o.reportPath != "" {
 		if err := report.WriteFileAtomic(o.reportPath, func(w io.Writer) error { return report.WriteJSON(w, rep) }); err != nil {
 			fmt.Fprintf(o.stderr, "error: writing the report to %s: %v\n", o.reportPath, err)
-			return exitError{exitFailed}
+			return exitError{outputFailed(rep)}
 		}
 	}
 	switch {
