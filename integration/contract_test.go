@@ -2,7 +2,9 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -63,5 +65,79 @@ func TestBigFleetAtAGlance(t *testing.T) {
 	}
 	if lines := strings.Count(up.stdout, "\n"); lines > 20 {
 		t.Errorf("up with one failure over 120 targets: %d lines", lines)
+	}
+}
+
+// TestPlanPreviewsDowns: plan --to below a target's version lists the downs
+// that would run, newest first, with their statements under --sql, and
+// touches nothing; down needs consent, and reports `reverted`.
+func TestPlanPreviewsDowns(t *testing.T) {
+	dbs := newDatabases(t, 2)
+	dsns := dsnMap(t, dbs)
+	fleetPath := fleetFile(t, dbs)
+	if res := runCLI(t, nil, "up", "--dsn", dsns[dbs[0]], "--quiet"); res.code != 0 {
+		t.Fatalf("up: %s", res.stderr)
+	}
+	if res := runCLI(t, nil, "up", "--dsn", dsns[dbs[1]], "--to", "2", "--quiet"); res.code != 0 {
+		t.Fatalf("up: %s", res.stderr)
+	}
+	before := schemaSnapshot(t, dbs[0])
+	js := runCLI(t, nil, "plan", "-f", fleetPath, "--to", "2", "--sql", "--format", "json", "--quiet")
+	if js.code != 0 {
+		t.Fatalf("plan --to 2: exit %d\n%s", js.code, js.stderr)
+	}
+	var rep struct {
+		Targets []struct {
+			Name        string `json:"name"`
+			Status      string `json:"status"`
+			FromVersion *int64 `json:"from_version"`
+			ToVersion   *int64 `json:"to_version"`
+			Revert      []struct {
+				Version    int64    `json:"version"`
+				Name       string   `json:"name"`
+				Statements []string `json:"statements"`
+			} `json:"revert"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	top, low := rep.Targets[0], rep.Targets[1]
+	if top.Status != "pending" || *top.FromVersion != 4 || *top.ToVersion != 2 || len(top.Revert) != 2 ||
+		top.Revert[0].Version != 4 || top.Revert[1].Version != 3 || top.Revert[0].Name != "004_create_usage_records_table" {
+		t.Fatalf("plan --to 2 on a target at 4: %+v", top)
+	}
+	if !strings.Contains(strings.Join(top.Revert[0].Statements, ";"), "DROP TABLE") {
+		t.Errorf("--sql lists no down statements: %+v", top.Revert[0])
+	}
+	if low.Status != "up_to_date" || len(low.Revert) != 0 {
+		t.Errorf("plan --to 2 on a target at 2: %+v", low)
+	}
+	table := runCLI(t, nil, "plan", "-f", fleetPath, "--to", "2", "--sql", "--quiet")
+	for _, want := range []string{"4-3", "(from 4 down to 2)", "004_create_usage_records_table", "DROP TABLE"} {
+		if !strings.Contains(table.stdout, want) {
+			t.Errorf("plan table lacks %q:\n%s", want, table.stdout)
+		}
+	}
+	if after := schemaSnapshot(t, dbs[0]); !slices.Equal(before, after) {
+		t.Errorf("plan --to 2 changed the schema")
+	}
+	if v, _ := dbVersion(t, dbs[0]); v != 4 {
+		t.Errorf("plan moved the target to %d", v)
+	}
+
+	refused := runCLI(t, nil, "down", "-f", fleetPath, "--to", "2")
+	if refused.code != 2 || !strings.Contains(refused.stderr, "--yes") || refused.stdout != "" {
+		t.Errorf("down without a terminal nor --yes: exit %d\n%s", refused.code, refused.stderr)
+	}
+	if v, _ := dbVersion(t, dbs[0]); v != 4 {
+		t.Errorf("refused down moved the target to %d", v)
+	}
+	down := runCLI(t, nil, "down", "-f", fleetPath, "--to", "2", "--yes", "--quiet")
+	if down.code != 0 || !strings.Contains(down.stdout, "reverted") || !strings.Contains(down.stdout, "1 reverted") {
+		t.Errorf("down --yes: exit %d\n%s\n%s", down.code, down.stdout, down.stderr)
+	}
+	if v, _ := dbVersion(t, dbs[0]); v != 2 {
+		t.Errorf("down --yes left the target at %d", v)
 	}
 }

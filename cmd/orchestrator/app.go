@@ -56,9 +56,12 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 			{
 				Name:        "down",
 				Usage:       "roll every target back to version V with the down sections, atomically per target",
-				UsageText:   "orchestrator down --fleet fleet.yaml --to V",
-				Description: "--to is required: 0 reverts everything.\nExample:\n   orchestrator down --fleet fleet.yaml --to 2 --report down.json",
+				UsageText:   "orchestrator down --fleet fleet.yaml --to V [--yes]",
+				Description: "--to is required: 0 reverts everything. On a terminal, down shows how many targets and which\n" +
+					"versions it would revert and asks; elsewhere it needs --yes. `plan --to V` previews it.\n" +
+					"Example:\n   orchestrator plan --fleet fleet.yaml --to 2 --sql\n   orchestrator down --fleet fleet.yaml --to 2 --yes --report down.json",
 				Flags: append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
+					&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "revert without asking (required when stdin is not a terminal)"},
 					&cli.Int64Flag{Name: "to", DefaultText: "none, it must be given", Usage: "version to roll back to, required (0 reverts everything)"}),
 				Action: func(c *cli.Context) error { return runDown(c.Context, bindRun(c, stdout, stderr, lookup)) },
 			},

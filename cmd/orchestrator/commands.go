@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -44,11 +45,112 @@ func runDown(ctx context.Context, o runOptions) error {
 	if !o.toSet {
 		return usagef("down needs --to V: the version to roll back to (0 reverts everything)")
 	}
+	if !o.yes && !stdinIsTerminal() {
+		return usagef("down reverts migrations and their data: with no terminal to confirm on, give --yes (nothing was touched; `plan --to %d` previews what down would do)", o.to)
+	}
 	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
 	}
-	return finish(ctx, o, p.format, p.runner.Down(ctx, p.waves, p.to))
+	if !o.yes {
+		preview := p.runner.Plan(ctx, p.fleet.Targets, runner.PlanOptions{To: p.to})
+		if ctx.Err() != nil {
+			return exitError{exitInterrupted}
+		}
+		prompt, n := downPrompt(preview, p.to)
+		if n == 0 {
+			fmt.Fprint(o.stderr, prompt)
+		} else if !confirm(o.stderr, prompt) {
+			fmt.Fprintln(o.stderr, "down not confirmed: nothing was touched")
+			return exitError{exitUsage}
+		}
+	}
+	rep := p.runner.Down(ctx, p.waves, p.to)
+	markReverted(rep)
+	return finish(ctx, o, p.format, rep)
+}
+
+// markReverted words a down report: a target brought down is `reverted`,
+// with the migrations it undid under reverted.
+func markReverted(rep *report.Report) {
+	for i := range rep.Targets {
+		t := &rep.Targets[i]
+		if t.Status == report.StatusApplied {
+			t.Status = report.StatusReverted
+			t.Reverted, t.Applied = t.Applied, nil
+		}
+	}
+	rep.Summary = report.Summarize(rep.Targets)
+}
+
+// downPrompt says what a down would do, from a plan to the same version:
+// how many targets, grouped by the versions each would go through, and the
+// targets it could not read. n is the number of targets down would change.
+func downPrompt(preview *report.Report, to int64) (prompt string, n int) {
+	type move struct{ from, names string }
+	counts := map[move]int{}
+	var order []move
+	var unread []string
+	for _, t := range preview.Targets {
+		switch {
+		case len(t.Revert) > 0:
+			names := make([]string, len(t.Revert))
+			for i, m := range t.Revert {
+				names[i] = m.Name
+			}
+			k := move{report.VersionText(t.FromVersion), strings.Join(names, ", ")}
+			if counts[k] == 0 {
+				order = append(order, k)
+			}
+			counts[k]++
+			n++
+		case t.Status == report.StatusUpToDate:
+		default:
+			unread = append(unread, t.Name)
+		}
+	}
+	var b strings.Builder
+	if n == 0 {
+		fmt.Fprintf(&b, "down --to %d: no target has a migration above %d\n", to, to)
+		return b.String(), 0
+	}
+	fmt.Fprintf(&b, "down --to %d will revert %s of %d, running their down sections (the data of what they created goes too):\n",
+		to, plural(n, "target"), len(preview.Targets))
+	for _, k := range order {
+		fmt.Fprintf(&b, "  %s at %s → %d: %s\n", plural(counts[k], "target"), k.from, to, k.names)
+	}
+	if already := len(preview.Targets) - n - len(unread); already > 0 {
+		fmt.Fprintf(&b, "  %s already at or below %d\n", plural(already, "target"), to)
+	}
+	if len(unread) > 0 {
+		fmt.Fprintf(&b, "  %s could not be read now (%s); down will try them too\n", plural(len(unread), "target"), strings.Join(unread, ", "))
+	}
+	b.WriteString("Type yes to go ahead: ")
+	return b.String(), n
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// stdinIsTerminal reports whether a person can answer a question.
+var stdinIsTerminal = func() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
+
+// confirmInput is where answers are read from.
+var confirmInput io.Reader = os.Stdin
+
+// confirm asks on w and reads one line: only "yes" (or "y") goes ahead.
+func confirm(w io.Writer, prompt string) bool {
+	fmt.Fprint(w, prompt)
+	line, _ := bufio.NewReader(confirmInput).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "yes", "y":
+		return true
+	}
+	return false
 }
 
 func runStatus(ctx context.Context, o runOptions) error {

@@ -11,6 +11,7 @@ import (
 // glance.
 var statusEmoji = map[Status]string{
 	StatusApplied:    "✅",
+	StatusReverted:   "↩️",
 	StatusUpToDate:   "✅",
 	StatusClean:      "✅",
 	StatusPending:    "⏳",
@@ -102,8 +103,14 @@ func writeMarkdownDetails(w *bufio.Writer, r *Report) {
 			mdCodeBlock(w, "", "text", strings.Join(lines, "\n"))
 		}
 		if pending {
-			fmt.Fprintf(w, "\nPending from version %s:\n\n", VersionText(t.FromVersion))
-			for _, m := range t.Pending {
+			list := t.Pending
+			if len(t.Revert) > 0 {
+				list = t.Revert
+				fmt.Fprintf(w, "\nDowns from version %s to %s:\n\n", VersionText(t.FromVersion), VersionText(t.ToVersion))
+			} else {
+				fmt.Fprintf(w, "\nPending from version %s:\n\n", VersionText(t.FromVersion))
+			}
+			for _, m := range list {
 				item := "- " + mdText(migrationName(m.Version, m.Name))
 				if m.Note != "" {
 					item += ": " + mdText(m.Note)
@@ -124,6 +131,9 @@ func writeMarkdownDetails(w *bufio.Writer, r *Report) {
 // pendingDetailed reports whether a plan asked for more than the pending
 // versions (--verify notes, --sql statements).
 func pendingDetailed(t Target) bool {
+	if len(t.Revert) > 0 {
+		return true // the downs a plan would run are always spelled out
+	}
 	for _, m := range t.Pending {
 		if m.Note != "" || len(m.Statements) > 0 {
 			return true

@@ -57,7 +57,7 @@ func (r *Report) Validate() error {
 		for _, list := range []struct {
 			field string
 			ms    []Migration
-		}{{"applied", t.Applied}, {"pending", t.Pending}, {"reverted", t.Reverted}} {
+		}{{"applied", t.Applied}, {"pending", t.Pending}, {"reverted", t.Reverted}, {"revert", t.Revert}} {
 			field := list.field
 			for j, m := range list.ms {
 				switch {

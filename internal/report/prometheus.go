@@ -133,7 +133,7 @@ func boolValue(b bool) string {
 // database, as opposed to left at zero because the target was never reached.
 func versionRead(s Status) bool {
 	switch s {
-	case StatusClean, StatusDrifted, StatusApplied, StatusUpToDate, StatusPending, StatusRolledBack:
+	case StatusClean, StatusDrifted, StatusApplied, StatusUpToDate, StatusPending, StatusRolledBack, StatusReverted:
 		return true
 	}
 	return false

@@ -231,6 +231,12 @@ func migrationsCell(t Target) string {
 		list = t.Pending
 	}
 	if len(list) == 0 {
+		list = t.Revert
+	}
+	if len(list) == 0 && t.Status == StatusReverted {
+		list = t.Reverted
+	}
+	if len(list) == 0 {
 		return "-"
 	}
 	vs := make([]int64, len(list))
@@ -296,7 +302,7 @@ func describeError(e *Error) string {
 func writeDetails(w io.Writer, targets []Target) {
 	for _, t := range targets {
 		detailed := false
-		for _, m := range t.Pending {
+		for _, m := range append(t.Pending, t.Revert...) {
 			if m.Note != "" || len(m.Statements) > 0 {
 				detailed = true
 			}
@@ -304,8 +310,12 @@ func writeDetails(w io.Writer, targets []Target) {
 		if !detailed {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s (from %s):\n", cell(t.Name), VersionText(t.FromVersion))
-		for _, m := range t.Pending {
+		heading, list := fmt.Sprintf("from %s", VersionText(t.FromVersion)), t.Pending
+		if len(t.Revert) > 0 {
+			heading, list = fmt.Sprintf("from %s down to %s", VersionText(t.FromVersion), VersionText(t.ToVersion)), t.Revert
+		}
+		fmt.Fprintf(w, "\n%s (%s):\n", cell(t.Name), heading)
+		for _, m := range list {
 			line := "  " + cell(m.Name)
 			if m.Note != "" {
 				line += ": " + escape(m.Note)

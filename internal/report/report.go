@@ -102,7 +102,8 @@ type Target struct {
 	ToVersion   *int64      `json:"to_version"`   // null: never read, or could not be read back (the error says why)
 	Applied     []Migration `json:"applied,omitempty"`
 	Pending     []Migration `json:"pending,omitempty"`
-	Reverted    []Migration `json:"reverted,omitempty"` // undone by compensation or --rollback-on-halt
+	Reverted    []Migration `json:"reverted,omitempty"` // undone by down, compensation or --rollback-on-halt
+	Revert      []Migration `json:"revert,omitempty"`   // plan --to below the target's version: the downs that would run, newest first
 	Attempts    int         `json:"attempts,omitempty"` // transaction attempts, when retried after a lock timeout or deadlock
 	Findings    []Finding   `json:"findings,omitempty"` // drift
 	Error       *Error      `json:"error,omitempty"`

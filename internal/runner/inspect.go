@@ -78,6 +78,9 @@ func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, o 
 
 // describe turns a target's state into its status or plan result.
 func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int64, o PlanOptions, planned bool) report.Target {
+	if planned && to < st.current {
+		return r.describeDown(ctx, t, st, to, o)
+	}
 	res := report.Target{FromVersion: report.V(st.current), ToVersion: report.V(st.current)}
 	pending, err := pendingUp(r.set, st, to)
 	if err != nil {
