@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestBigFleetAtAGlance: status over 120 up-to-date targets is a few lines
@@ -139,5 +142,110 @@ func TestPlanPreviewsDowns(t *testing.T) {
 	}
 	if v, _ := dbVersion(t, dbs[0]); v != 2 {
 		t.Errorf("down --yes left the target at %d", v)
+	}
+}
+
+// TestFailureOutputs: versions never read are null in JSON and ? in the
+// table; unreachable and refused targets carry a remedy; a locked target
+// names the session holding it; a blocker's query is shown with its string
+// literals masked.
+func TestFailureOutputs(t *testing.T) {
+	dbs := newDatabases(t, 3)
+	u, err := url.Parse(dsnFor(t, dbs[0], ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User("orch_it_norole_" + randomSuffix())
+	fleetPath := writeFile(t, "fleet.yaml", fmt.Sprintf(`defaults:
+  connect_timeout: 3s
+  lock_wait: 1s
+targets:
+  - name: no-role
+    dsn: %s
+  - name: closed-port
+    dsn: postgres://app@127.0.0.1:%d/x?sslmode=disable
+  - name: held
+    dsn: %s
+`, u.String(), closedPort(t), dsnFor(t, dbs[1], "")))
+
+	// The holder: goose's advisory lock key, taken by a session with a name
+	// and a secret in its last query.
+	cfg, err := pgx.ParseConfig(dsnFor(t, dbs[1], ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = "other-deployer"
+	holder, err := pgx.ConnectConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Close(context.Background()) })
+	if _, err := holder.Exec(t.Context(), "SELECT pg_advisory_lock(4097083626), 'hunter2' AS secret"); err != nil {
+		t.Fatal(err)
+	}
+
+	res := runCLI(t, nil, "up", "-f", fleetPath, "--format", "json", "--quiet")
+	if res.code != 1 {
+		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	var raw struct {
+		Targets []map[string]json.RawMessage `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range raw.Targets {
+		if string(tr["from_version"]) != "null" || string(tr["to_version"]) != "null" {
+			t.Errorf("%s: from_version %s, to_version %s: never read, so null", tr["name"], tr["from_version"], tr["to_version"])
+		}
+	}
+	rep := parseReport(t, res.stdout)
+	for _, name := range []string{"no-role", "closed-port", "held"} {
+		if tr := rep.target(t, name); tr.Error == nil || tr.Error.Remedy == "" {
+			t.Errorf("%s: no remedy: %+v", name, tr.Error)
+		}
+	}
+	if e := rep.target(t, "no-role").Error; !strings.Contains(e.Remedy, "password") {
+		t.Errorf("auth remedy: %q", e.Remedy)
+	}
+	held := rep.target(t, "held")
+	if held.Status != "locked" || !strings.Contains(held.Error.BlockedBy, "other-deployer") ||
+		!strings.Contains(held.Error.BlockedBy, "connected since") || !strings.Contains(held.Error.BlockedBy, "pid ") {
+		t.Errorf("locked target does not name its holder: %+v", held.Error)
+	}
+	if strings.Contains(res.stdout, "hunter2") || !strings.Contains(held.Error.BlockedBy, "'...'") {
+		t.Errorf("the holder's query is not masked: %q", held.Error.BlockedBy)
+	}
+	table := runCLI(t, nil, "up", "-f", fleetPath, "--quiet")
+	for _, want := range []string{"no-role", "?     ?", "what to do:", "other-deployer"} {
+		if !strings.Contains(table.stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, table.stdout)
+		}
+	}
+	holder.Close(context.Background())
+
+	// A lock timeout behind a session whose query carries a password.
+	db := dbs[2]
+	dsn := dsnFor(t, db, "")
+	if r := runCLI(t, nil, "up", "--dsn", dsn, "--to", "1", "--quiet"); r.code != 0 {
+		t.Fatalf("up --to 1: %s", r.stderr)
+	}
+	cfg, err = pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = "secret-holder"
+	blocker, err := pgx.ConnectConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blocker.Close(context.Background()) })
+	if _, err := blocker.Exec(t.Context(), "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT 'hunter2' AS password"); err != nil {
+		t.Fatal(err)
+	}
+	timeout := runCLI(t, nil, "up", "--dsn", dsn, "--lock-timeout", "200ms", "--retries", "1", "--format", "markdown", "--quiet")
+	if timeout.code != 1 || !strings.Contains(timeout.stdout, "secret-holder") || !strings.Contains(timeout.stdout, "'...'") ||
+		strings.Contains(timeout.stdout, "hunter2") {
+		t.Errorf("lock timeout behind a secret: exit %d\n%s\n%s", timeout.code, timeout.stdout, timeout.stderr)
 	}
 }

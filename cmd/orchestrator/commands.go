@@ -361,6 +361,10 @@ func resolveFleet(ctx context.Context, o runOptions) (*fleet.Fleet, error) {
 		return nil, err
 	}
 	if fl, err = fleet.Discover(ctx, fl); err != nil {
+		var fe *fleet.Error
+		if errors.As(err, &fe) {
+			return nil, discoveryError{fe}
+		}
 		return nil, err
 	}
 	return sel.apply(fl)

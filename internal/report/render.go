@@ -165,7 +165,7 @@ func writeGroups(w io.Writer, r *Report) (attention []Target) {
 		if len(attention) == 1 {
 			verb = "needs"
 		}
-		fmt.Fprintf(w, "\n%s %s attention:\n", plural(len(attention), "target"), verb)
+		fmt.Fprintf(w, "\n%s %s attention:\n", Plural(len(attention), "target"), verb)
 	}
 	fmt.Fprintf(w, "(%d targets, grouped above %d; --all lists every target)\n", len(r.Targets), GroupAbove)
 	if len(attention) > 0 {
@@ -174,8 +174,8 @@ func writeGroups(w io.Writer, r *Report) (attention []Target) {
 	return attention
 }
 
-// plural writes "1 target", "2 targets".
-func plural(n int, noun string) string {
+// Plural writes "1 target", "2 targets".
+func Plural(n int, noun string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, noun)
 	}
@@ -359,7 +359,7 @@ func names(ms []Migration) string {
 }
 
 func summaryLine(s Summary) string {
-	parts := []string{plural(s.Targets, "target")}
+	parts := []string{Plural(s.Targets, "target")}
 	add := func(n int, label string) {
 		if n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, label))

@@ -43,7 +43,7 @@ func WriteTargets(w io.Writer, f Format, list []TargetInfo) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%s\n", plural(len(list), "target"))
+	_, err := fmt.Fprintf(w, "\n%s\n", Plural(len(list), "target"))
 	return err
 }
 

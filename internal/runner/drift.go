@@ -98,6 +98,11 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		if len(res.Findings) > 0 {
 			res.Status = report.StatusDrifted
 		}
+		log := r.log.With("target", res.Name)
+		if res.Wave != "" {
+			log = log.With("wave", res.Wave)
+		}
+		logResult(log, *res)
 	}
 	rep.DurationMS += time.Since(t0).Milliseconds()
 	rep.Summary = report.Summarize(rep.Targets)

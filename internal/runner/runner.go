@@ -236,7 +236,11 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 				failures++
 				mu.Unlock()
 			}
-			logResult(log, res)
+			if res.Status != report.StatusClean {
+				// clean is drift's provisional word until the
+				// comparison: drift logs the final status itself.
+				logResult(log, res)
+			}
 			r.observe.TargetFinished(res)
 			return nil
 		})
@@ -247,8 +251,8 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 		if name == "" {
 			name = "the run"
 		}
-		return results, fmt.Sprintf("rollout halted: %d target(s) of %s failed, more than its max_failures of %s (%d of %d targets)",
-			failures, name, w.MaxFailures, allowed, len(w.Targets))
+		return results, fmt.Sprintf("rollout halted: %s of %s failed, more than its max_failures of %s (%d of %d targets)",
+			report.Plural(failures, "target"), name, w.MaxFailures, allowed, len(w.Targets))
 	}
 	return results, ""
 }
@@ -258,6 +262,9 @@ func (r *Runner) notStartedIn(ctx context.Context, t fleet.Target, w Wave, halte
 	if halted && ctx.Err() == nil {
 		res.Status = report.StatusSkipped
 		res.Error = &report.Error{Class: ClassHalted, Message: "not started: the wave exceeded its max_failures"}
+		if w.Name == "" {
+			res.Error.Message = "not started: the run exceeded its max_failures"
+		}
 	}
 	res.Wave = w.Name
 	return res

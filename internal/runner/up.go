@@ -11,6 +11,7 @@ import (
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
+	"github.com/orchestrator-dev/orchestrator/internal/sqlscan"
 )
 
 // Up brings every target to version to (the set's latest when to < 0).
@@ -85,7 +86,11 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		if errors.Is(err, errLocked) {
 			status = report.StatusLocked
 		}
-		return r.failure(ctx, t, res, status, err)
+		res = r.failure(ctx, t, res, status, err)
+		if status == report.StatusLocked {
+			res.Error.BlockedBy = t.Scrub(lockHolder(ctx, sess.conn, lockKeyFor(t)))
+		}
+		return res
 	}
 	if sess.pool != nil {
 		// A pooled session outlives the target; a session of its own
@@ -162,7 +167,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		res.Status = report.StatusFailed // a person is needed: that outranks the interruption
 	}
 	res.Error.Remedy = remedy
-	res.Error.BlockedBy = t.Scrub(out.blocked)
+	res.Error.BlockedBy = t.Scrub(sqlscan.MaskLiterals(out.blocked))
 	return res
 }
 
