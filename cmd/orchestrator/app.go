@@ -88,14 +88,14 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 			{
 				Name:      "demo",
 				Usage:     "quick start: create demo tenant databases on the local server and run plan, up, status and drift over them",
-				UsageText: "orchestrator demo [--dir DIR] [--clean]",
+				UsageText: "orchestrator demo [--prefix P] [--dir DIR] [--clean]",
 				Description: "Uses DATABASE_URL (or --dsn) as the server, else the loopback server as the current user.\n" +
 					"Example:\n   orchestrator demo\n   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres orchestrator demo --clean",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "dsn", Usage: "server to create the demo databases on (env DATABASE_URL)"},
-					&cli.StringFlag{Name: "dir", Value: "orchestrator-demo", Usage: "where to write the demo's fleet file"},
-					&cli.BoolFlag{Name: "clean", Usage: "drop the demo databases and the fleet file"},
-					&cli.StringFlag{Name: "prefix", Value: "orch_demo_", Usage: "name prefix of the demo databases"},
+					&cli.StringFlag{Name: "dir", Value: demo.DefaultDir, Usage: "where to write the demo's fleet file"},
+					&cli.BoolFlag{Name: "clean", Usage: "drop the databases this demo created (with the same --prefix) and its fleet file"},
+					&cli.StringFlag{Name: "prefix", Value: demo.DefaultPrefix, Usage: "name prefix of the demo databases"},
 					&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug logs on stderr"},
 				},
 				Action: func(c *cli.Context) error {
