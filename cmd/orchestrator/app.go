@@ -95,7 +95,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 					&cli.StringFlag{Name: "dsn", Usage: "server to create the demo databases on (env DATABASE_URL)"},
 					&cli.StringFlag{Name: "dir", Value: demo.DefaultDir, Usage: "where to write the demo's fleet file"},
 					&cli.BoolFlag{Name: "clean", Usage: "drop the databases this demo created (with the same --prefix) and its fleet file"},
-					&cli.StringFlag{Name: "prefix", Value: demo.DefaultPrefix, Usage: "name prefix of the demo databases"},
+					&cli.StringFlag{Name: "prefix", Value: demo.DefaultPrefix, EnvVars: []string{"ORCH_DEMO_PREFIX"}, Usage: "name prefix of the demo databases (and of nothing else on the server)"},
 					&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug logs on stderr"},
 				},
 				Action: func(c *cli.Context) error {
