@@ -54,9 +54,9 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				Action: func(c *cli.Context) error { return runUp(c.Context, bindRun(c, stdout, stderr, lookup)) },
 			},
 			{
-				Name:        "down",
-				Usage:       "roll every target back to version V with the down sections, atomically per target",
-				UsageText:   "orchestrator down --fleet fleet.yaml --to V [--yes]",
+				Name:      "down",
+				Usage:     "roll every target back to version V with the down sections, atomically per target",
+				UsageText: "orchestrator down --fleet fleet.yaml --to V [--yes]",
 				Description: "--to is required: 0 reverts everything. On a terminal, down shows how many targets and which\n" +
 					"versions it would revert and asks; elsewhere it needs --yes. `plan --to V` previews it.\n" +
 					"Example:\n   orchestrator plan --fleet fleet.yaml --to 2 --sql\n   orchestrator down --fleet fleet.yaml --to 2 --yes --report down.json",
