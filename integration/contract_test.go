@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -247,5 +249,73 @@ targets:
 	if timeout.code != 1 || !strings.Contains(timeout.stdout, "secret-holder") || !strings.Contains(timeout.stdout, "'...'") ||
 		strings.Contains(timeout.stdout, "hunter2") {
 		t.Errorf("lock timeout behind a secret: exit %d\n%s\n%s", timeout.code, timeout.stdout, timeout.stderr)
+	}
+}
+
+// TestInterruptedRollbackOnHaltRereadsVersion: a rollback-on-halt that is
+// interrupted before it could read its target reports where the target
+// really is (re-read on a fresh session), never to_version 0.
+func TestInterruptedRollbackOnHaltRereadsVersion(t *testing.T) {
+	dbs := newDatabases(t, 2)
+	good, bad := dbs[0], dbs[1]
+	// One migration: it succeeds on good, and on bad waits for the test,
+	// then fails.
+	dir := migrationDir(t, gooseMigration{file: "001_t.sql",
+		up:   fmt.Sprintf("CREATE TABLE t (id int);\nDO $$ BEGIN IF current_database() = '%s' THEN PERFORM pg_advisory_xact_lock(%d); RAISE EXCEPTION 'boom'; END IF; END $$;", bad, pauseKey),
+		down: "DROP TABLE t;"})
+	release := holdAdvisory(t, bad)
+	p := startCLI(t, nil, "up", "-f", fleetFile(t, []string{good, bad}), "-m", dir, "--parallel", "2",
+		"--max-failures", "0", "--rollback-on-halt", "--lock-wait", "2m", "--format", "json")
+	waitUntil(t, time.Minute, "the good target to be applied", p.exited, func(ctx context.Context) (bool, error) {
+		v, _ := dbVersion(t, good)
+		return v == 1, nil
+	})
+	// The test takes the good target's migration lock (goose's key), so the
+	// rollback waits for it, and is interrupted there.
+	holder := connectDB(t, good)
+	if _, err := holder.Exec(t.Context(), "SELECT pg_advisory_lock(4097083626)"); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	admin := adminConn(t)
+	waitUntil(t, time.Minute, "the rollback to wait for the good target", p.exited, func(ctx context.Context) (bool, error) {
+		var n int
+		err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'orchestrator%'`, good).Scan(&n)
+		return n > 0, err
+	})
+	time.Sleep(300 * time.Millisecond) // in its lock polling
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	res := p.wait(t, time.Minute)
+	if res.code != 130 {
+		t.Fatalf("exit %d, want 130\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	var rep struct {
+		Targets []struct {
+			Name      string `json:"name"`
+			Status    string `json:"status"`
+			ToVersion *int64 `json:"to_version"`
+			Error     *struct {
+				Remedy string `json:"remedy"`
+			} `json:"error"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, res.stdout)
+	}
+	for _, tr := range rep.Targets {
+		if tr.Name != good {
+			continue
+		}
+		if tr.ToVersion == nil || *tr.ToVersion != 1 {
+			t.Errorf("good target: to_version %v, but it is at 1: %+v", tr.ToVersion, tr)
+		}
+		if tr.Status == "rolled_back" || tr.Error == nil || !strings.Contains(tr.Error.Remedy, "down --to 0") {
+			t.Errorf("good target: %+v (error %+v): not rolled back, and the remedy must say how", tr, tr.Error)
+		}
+	}
+	if v, _ := dbVersion(t, good); v != 1 {
+		t.Errorf("good target at %d", v)
 	}
 }
