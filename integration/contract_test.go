@@ -319,3 +319,88 @@ func TestInterruptedRollbackOnHaltRereadsVersion(t *testing.T) {
 		t.Errorf("good target at %d", v)
 	}
 }
+
+// TestNoControlCharactersReachTheTerminal: label values from a discovery
+// catalog, migration file names and server messages are escaped in tables.
+func TestNoControlCharactersReachTheTerminal(t *testing.T) {
+	dbs := newDatabases(t, 2)
+	catalog := connectDB(t, dbs[0])
+	if _, err := catalog.Exec(t.Context(), `CREATE TABLE tenants (name text, dsn text, labels jsonb)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := catalog.Exec(t.Context(), `INSERT INTO tenants VALUES ('acme', $1, jsonb_build_object('tier', E'canary\u001b[2J\u001b]0;owned\u0007'))`, dsnFor(t, dbs[1], "")); err != nil {
+		t.Fatal(err)
+	}
+	fleetPath := writeFile(t, "fleet.yaml", fmt.Sprintf("discover:\n  - server: %s\n    query: SELECT name, dsn, labels FROM tenants\n", dsnFor(t, dbs[0], "")))
+	dir := migrationDir(t, gooseMigration{file: "001_evil\x1b[31m.sql",
+		up: `DO $$ BEGIN RAISE EXCEPTION E'boom\u001b[2J\rrewritten' USING DETAIL = E'detail\u001b[1m', HINT = E'hint\u009b'; END $$;`, down: "SELECT 1;"})
+	check := func(what, out string) {
+		t.Helper()
+		for _, r := range out {
+			if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+				t.Errorf("%s: control character %U reached the terminal:\n%q", what, r, out)
+				return
+			}
+		}
+	}
+	targets := runCLI(t, nil, "targets", "-f", fleetPath)
+	if targets.code != 0 || !strings.Contains(targets.stdout, `tier=canary\x1b[2J\x1b]0;owned\a`) {
+		t.Errorf("targets: exit %d\n%s\n%s", targets.code, targets.stdout, targets.stderr)
+	}
+	check("targets", targets.stdout)
+	up := runCLI(t, nil, "up", "-f", fleetPath, "-m", dir, "--quiet")
+	if up.code != 1 || !strings.Contains(up.stdout, `boom\x1b[2J\rrewritten`) || !strings.Contains(up.stdout, `001_evil\x1b[31m`) {
+		t.Errorf("up: exit %d\n%s\n%s", up.code, up.stdout, up.stderr)
+	}
+	check("up", up.stdout)
+}
+
+// TestWordingOfOutcomes: drift logs the status it reports; a run without
+// waves does not speak of "the wave"; one target is "1 target".
+func TestWordingOfOutcomes(t *testing.T) {
+	dbs := newDatabases(t, 3)
+	fleetPath := fleetFile(t, dbs)
+	if res := runCLI(t, nil, "up", "-f", fleetPath, "--quiet"); res.code != 0 {
+		t.Fatalf("up: %s", res.stderr)
+	}
+	conn := connectDB(t, dbs[1])
+	if _, err := conn.Exec(t.Context(), "ALTER TABLE users ADD COLUMN nickname text"); err != nil {
+		t.Fatal(err)
+	}
+	drift := runCLI(t, nil, "drift", "-f", fleetPath)
+	if drift.code != 3 {
+		t.Fatalf("drift: exit %d\n%s", drift.code, drift.stderr)
+	}
+	for _, line := range strings.Split(drift.stderr, "\n") {
+		if strings.Contains(line, "target="+dbs[1]) && !strings.Contains(line, "status=drifted") {
+			t.Errorf("drift logs %q for the drifted target", line)
+		}
+	}
+	if !strings.Contains(drift.stderr, "target="+dbs[1]+" status=drifted") {
+		t.Errorf("drift does not log the drifted target's status:\n%s", drift.stderr)
+	}
+
+	// A failure budget without waves: the rest are skipped by the run.
+	fresh := newDatabases(t, 3)
+	dir := migrationDir(t, gooseMigration{file: "001_t.sql",
+		up:   fmt.Sprintf("DO $$ BEGIN IF current_database() = '%s' THEN RAISE EXCEPTION 'boom'; END IF; END $$;", fresh[0]),
+		down: "SELECT 1;"})
+	res := runCLI(t, nil, "up", "-f", fleetFile(t, fresh), "-m", dir, "--parallel", "1", "--max-failures", "0", "--format", "json", "--quiet")
+	rep := parseReport(t, res.stdout)
+	skipped := 0
+	for _, tr := range rep.Targets {
+		if tr.Status == "skipped" {
+			skipped++
+			if strings.Contains(tr.Error.Message, "wave") {
+				t.Errorf("skip text of a run without waves: %q", tr.Error.Message)
+			}
+		}
+	}
+	if skipped == 0 {
+		t.Errorf("nothing skipped: %+v", rep.Targets)
+	}
+	one := runCLI(t, nil, "status", "--dsn", dsnFor(t, fresh[1], ""), "--quiet")
+	if !strings.Contains(one.stdout, "1 target, ") || strings.Contains(one.stdout, "1 targets") {
+		t.Errorf("status of one target:\n%s", one.stdout)
+	}
+}

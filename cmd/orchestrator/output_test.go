@@ -146,3 +146,14 @@ func TestNewAfterTheLastVersion(t *testing.T) {
 		t.Errorf("new wrote files: %v", entries)
 	}
 }
+
+// TestDiscoveryFailureIsNotAnInvalidFile: a discover source that cannot be
+// reached is a discovery failure (exit 2), not "fleet file is not valid".
+func TestDiscoveryFailureIsNotAnInvalidFile(t *testing.T) {
+	dsn, _ := listener(t)
+	fl := writeTemp(t, "fleet.yaml", "defaults:\n  connect_timeout: 2s\ndiscover:\n  - server: "+dsn+"\n    databases: tenant_%\n")
+	_, errOut, code := runApp(t, "status", "-f", fl)
+	if code != exitUsage || !strings.Contains(errOut, "discovering the fleet's targets failed") || strings.Contains(errOut, "not valid") {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
