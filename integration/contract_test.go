@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -402,5 +403,52 @@ func TestWordingOfOutcomes(t *testing.T) {
 	one := runCLI(t, nil, "status", "--dsn", dsnFor(t, fresh[1], ""), "--quiet")
 	if !strings.Contains(one.stdout, "1 target, ") || strings.Contains(one.stdout, "1 targets") {
 		t.Errorf("status of one target:\n%s", one.stdout)
+	}
+}
+
+// TestDownAsksOnATerminal: on a terminal, down shows what it would revert
+// and goes ahead only on "yes".
+func TestDownAsksOnATerminal(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("script (util-linux) is needed to run the binary on a terminal")
+		}
+		t.Skip("no script(1) to run the binary on a terminal")
+	}
+	dbs := newDatabases(t, 2)
+	fleetPath := fleetFile(t, dbs)
+	if res := runCLI(t, nil, "up", "-f", fleetPath, "--quiet"); res.code != 0 {
+		t.Fatalf("up: %s", res.stderr)
+	}
+	ask := func(answer string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, script, "-q", "-e", "-c", binary+" down -f "+fleetPath+" --to 2 --quiet; echo exit=$?", "/dev/null")
+		cmd.Env = append(cleanEnv(), "TERM=dumb")
+		cmd.Stdin = strings.NewReader(answer)
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	out := ask("no\n")
+	for _, want := range []string{"down --to 2 will revert 2 targets of 2", "2 targets at 4 → 2: 004_create_usage_records_table, 003_create_sessions_table", "Type yes", "nothing was touched", "exit=2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("answered no: output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, db := range dbs {
+		if v, _ := dbVersion(t, db); v != 4 {
+			t.Errorf("answered no, and %s is at %d", db, v)
+		}
+	}
+	out = ask("yes\n")
+	if !strings.Contains(out, "exit=0") || !strings.Contains(out, "2 reverted") {
+		t.Errorf("answered yes:\n%s", out)
+	}
+	for _, db := range dbs {
+		if v, _ := dbVersion(t, db); v != 2 {
+			t.Errorf("answered yes, and %s is at %d", db, v)
+		}
 	}
 }
