@@ -231,7 +231,7 @@ func findFlag(cmds []*cli.Command, name string) cli.Flag {
 func commandPath(c *cli.Context) string {
 	var names []string
 	for _, ctx := range c.Lineage() {
-		if ctx.Command != nil && ctx.Command.Name != "" {
+		if ctx.Command != nil && ctx.Command.Name != "" && ctx.Command.Name != c.App.Name {
 			names = append([]string{ctx.Command.Name}, names...)
 		}
 	}

@@ -81,6 +81,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 			if out != "" {
 				t.Errorf("stdout is for reports, got %q", out)
 			}
+			if strings.Contains(errOut, "orchestrator orchestrator") || strings.HasPrefix(errOut, "error: orchestrator ") {
+				t.Errorf("the command is named twice: %s", errOut)
+			}
 		})
 	}
 	if n := accepted.Load(); n != 0 {
