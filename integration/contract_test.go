@@ -361,14 +361,15 @@ func TestNoControlCharactersReachTheTerminal(t *testing.T) {
 func TestWordingOfOutcomes(t *testing.T) {
 	dbs := newDatabases(t, 3)
 	fleetPath := fleetFile(t, dbs)
-	if res := runCLI(t, nil, "up", "-f", fleetPath, "--quiet"); res.code != 0 {
+	small := migrationDir(t, gooseMigration{file: "001_users.sql", up: "CREATE TABLE users (id int);", down: "DROP TABLE users;"})
+	if res := runCLI(t, nil, "up", "-f", fleetPath, "-m", small, "--quiet"); res.code != 0 {
 		t.Fatalf("up: %s", res.stderr)
 	}
 	conn := connectDB(t, dbs[1])
 	if _, err := conn.Exec(t.Context(), "ALTER TABLE users ADD COLUMN nickname text"); err != nil {
 		t.Fatal(err)
 	}
-	drift := runCLI(t, nil, "drift", "-f", fleetPath)
+	drift := runCLI(t, nil, "drift", "-f", fleetPath, "-m", small)
 	if drift.code != 3 {
 		t.Fatalf("drift: exit %d\n%s", drift.code, drift.stderr)
 	}
