@@ -119,3 +119,33 @@ func TestTableEscapesControlCharacters(t *testing.T) {
 		t.Errorf("targets table: %q", b.String())
 	}
 }
+
+// TestGroupedPlanKeepsStatements: plan --sql over a big fleet still shows
+// the statements, once per group.
+func TestGroupedPlanKeepsStatements(t *testing.T) {
+	var targets []Target
+	for i := range 40 {
+		targets = append(targets, Target{Name: fmt.Sprintf("t%02d", i), Status: StatusPending, FromVersion: V(4), ToVersion: V(2),
+			Revert: []Migration{{Version: 4, Name: "004_d", Statements: []string{"DROP TABLE d"}}, {Version: 3, Name: "003_c", Statements: []string{"DROP TABLE c"}}}})
+	}
+	var b bytes.Buffer
+	if err := WriteTable(&b, New("plan", time.Now(), time.Second, targets)); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"40 pending 4→2", "t00 and 39 more like it (from 4 down to 2):", "DROP TABLE d;", "DROP TABLE c;"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "DROP TABLE d") != 1 {
+		t.Errorf("statements repeated:\n%s", out)
+	}
+	b.Reset()
+	if err := WriteMarkdown(&b, New("plan", time.Now(), time.Second, targets[:1])); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "Downs from version 4 to 2") || !strings.Contains(b.String(), "DROP TABLE d;") {
+		t.Errorf("markdown plan of downs:\n%s", b.String())
+	}
+}

@@ -89,16 +89,18 @@ func WriteTable(w io.Writer, r *Report) error { return writeTable(w, r, Options{
 // text that came from a fleet file, a migration set or a server is escaped:
 // no control character reaches the terminal.
 func writeTable(w io.Writer, r *Report, o Options) error {
-	listed := r.Targets
+	listed, detailed := r.Targets, r.Targets
 	if len(r.Targets) > GroupAbove && !o.All {
-		listed = writeGroups(w, r)
+		var examples []Target
+		listed, examples = writeGroups(w, r)
+		detailed = append(examples, listed...)
 	}
 	if len(listed) > 0 {
 		if err := writeRows(w, r.Command, listed); err != nil {
 			return err
 		}
 	}
-	writeDetails(w, listed)
+	writeDetails(w, detailed)
 	writeFindings(w, r, listed)
 	var errs []string
 	for _, t := range listed {
@@ -133,13 +135,15 @@ func (s Status) Routine() bool {
 
 // writeGroups prints one line per (status, from, to) of the targets that
 // ended routinely, most common first, and returns the targets that need
-// attention, to be listed one by one.
-func writeGroups(w io.Writer, r *Report) (attention []Target) {
+// attention, to be listed one by one, and one example per group whose
+// details (plan --sql statements, --verify notes) stand for the group.
+func writeGroups(w io.Writer, r *Report) (attention, examples []Target) {
 	type key struct {
 		status   Status
 		from, to string
 	}
 	counts := map[key]int{}
+	first := map[key]Target{}
 	var order []key
 	for _, t := range r.Targets {
 		if !t.Status.Routine() {
@@ -149,6 +153,7 @@ func writeGroups(w io.Writer, r *Report) (attention []Target) {
 		k := key{t.Status, VersionText(t.FromVersion), VersionText(t.ToVersion)}
 		if counts[k] == 0 {
 			order = append(order, k)
+			first[k] = t
 		}
 		counts[k]++
 	}
@@ -171,7 +176,14 @@ func writeGroups(w io.Writer, r *Report) (attention []Target) {
 	if len(attention) > 0 {
 		fmt.Fprintln(w)
 	}
-	return attention
+	for _, k := range order {
+		ex := first[k]
+		if n := counts[k]; n > 1 {
+			ex.Name = fmt.Sprintf("%s and %d more like it", ex.Name, n-1)
+		}
+		examples = append(examples, ex)
+	}
+	return attention, examples
 }
 
 // Plural writes "1 target", "2 targets".
