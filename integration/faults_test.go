@@ -44,8 +44,8 @@ package integration
 //     about how far the undo went.
 //   - `--tx-mode migration` commits each migration (its version row
 //     visible to other sessions) before the next one starts.
-//   - `down` reports command "down"; a target moved down is `applied` with
-//     `applied` listing the reverted migrations (any order), from_version the
+//   - `down` reports command "down"; a target moved down is `reverted` with
+//     `reverted` listing the reverted migrations (any order), from_version the
 //     version before, to_version V; one already at V is `up_to_date`.
 //     `down` without --to, with --to -1 or an unknown version exits 2 before
 //     any connection.
@@ -867,7 +867,7 @@ func TestFaultDownThenUp(t *testing.T) {
 			schema := schemaSnapshot(t, db)
 			versions, _ := appliedVersions(t, db)
 
-			down := runCLI(t, nil, "down", "--dsn", dsn, "--to", fmt.Sprint(to), "--format", "json")
+			down := runCLI(t, nil, "down", "--dsn", dsn, "--to", fmt.Sprint(to), "--format", "json", "--yes")
 			if down.code != 0 {
 				t.Fatalf("down: exit %d\nstdout:\n%s\nstderr:\n%s", down.code, down.stdout, down.stderr)
 			}
@@ -877,10 +877,13 @@ func TestFaultDownThenUp(t *testing.T) {
 			for v := to + 1; v <= 4; v++ {
 				reverted = append(reverted, v)
 			}
-			got := versionsOf(tr)
+			var got []int64
+			for _, m := range tr.Reverted {
+				got = append(got, m.Version)
+			}
 			slices.Sort(got)
-			if rep.Command != "down" || tr.Status != "applied" || tr.FromVersion != 4 || tr.ToVersion != to || !slices.Equal(got, reverted) {
-				t.Errorf("down report: command %q, %+v; want applied from 4 to %d reverting %v", rep.Command, tr, to, reverted)
+			if rep.Command != "down" || tr.Status != "reverted" || tr.FromVersion != 4 || tr.ToVersion != to || !slices.Equal(got, reverted) || len(tr.Applied) != 0 {
+				t.Errorf("down report: command %q, %+v; want reverted from 4 to %d reverting %v", rep.Command, tr, to, reverted)
 			}
 			if v, _ := dbVersion(t, db); v != to {
 				t.Errorf("version %d after down, want %d", v, to)
@@ -891,7 +894,7 @@ func TestFaultDownThenUp(t *testing.T) {
 				}
 			}
 
-			again := runCLI(t, nil, "down", "--dsn", dsn, "--to", fmt.Sprint(to), "--format", "json")
+			again := runCLI(t, nil, "down", "--dsn", dsn, "--to", fmt.Sprint(to), "--format", "json", "--yes")
 			if again.code != 0 {
 				t.Fatalf("second down: exit %d\n%s", again.code, again.stderr)
 			}
@@ -927,9 +930,10 @@ func TestFaultDownUsage(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"no --to", nil},
-		{"negative --to", []string{"--to", "-1"}},
-		{"unknown --to", []string{"--to", "9"}},
+		{"no --to", []string{"--yes"}},
+		{"negative --to", []string{"--to", "-1", "--yes"}},
+		{"unknown --to", []string{"--to", "9", "--yes"}},
+		{"no --yes without a terminal", []string{"--to", "2"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,8 +1,13 @@
 package integration
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestProgressPlainWhenNotTerminal: with stderr not a terminal (cron, CI)
@@ -36,5 +41,32 @@ func TestProgressPlainWhenNotTerminal(t *testing.T) {
 	quiet := runCLI(t, nil, "plan", "--fleet", fleetPath, "--quiet")
 	if quiet.code != 0 || quiet.stderr != "" {
 		t.Errorf("--quiet: exit %d, stderr:\n%s", quiet.code, quiet.stderr)
+	}
+}
+
+// TestProgressCountsOutcomes: on a terminal the live bar counts finished
+// targets by outcome as the run goes.
+func TestProgressCountsOutcomes(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("script (util-linux) is needed to run the binary on a terminal")
+		}
+		t.Skip("no script(1) to run the binary on a terminal")
+	}
+	dbs := newDatabases(t, 3)
+	dsns := dsnMap(t, dbs)
+	dsns["gone"] = fmt.Sprintf("postgres://app@127.0.0.1:%d/x?sslmode=disable&connect_timeout=2", closedPort(t))
+	fleetPath := writeFile(t, "fleet.yaml", fleetYAML(dsns, append(dbs, "gone")))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// script runs the command on a pseudo-terminal and copies what it drew.
+	cmd := exec.CommandContext(ctx, script, "-q", "-e", "-c", binary+" up -f "+fleetPath+" --parallel 1 >/dev/null", "/dev/null")
+	cmd.Env = append(cleanEnv(), "COLUMNS=200", "TERM=xterm")
+	out, _ := cmd.CombinedOutput()
+	for _, want := range []string{"1 applied", "3 applied", "3 applied, 1 failed"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the bar never showed %q:\n%q", want, out)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -17,7 +18,11 @@ type env func(string) (string, bool)
 // run builds the CLI, runs it and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env) int {
 	app := newApp(stdout, stderr, lookup)
-	return exitCode(app.RunContext(ctx, args), stderr)
+	err := app.RunContext(ctx, reorderArgs(app, args))
+	if err == nil && app.Metadata[unknownCommand] != nil {
+		return exitUsage
+	}
+	return exitCode(err, stderr)
 }
 
 func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
@@ -31,29 +36,33 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 		// Exit codes are decided in one place (exitCode); urfave/cli must not
 		// call os.Exit on its own.
 		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError:   onUsageError,
+		Metadata:       map[string]any{},
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(stderr, "error: unknown command %q; run `orchestrator help` for the list\n", name)
+			c.App.Metadata[unknownCommand] = name
 		},
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			{
 				Name:      "up",
 				Usage:     "apply pending migrations to every target, atomically per target",
-				UsageText: "orchestrator up --fleet fleet.yaml [--to V] [--parallel N] [--format table|json] [--report FILE]",
+				UsageText: "orchestrator up --fleet fleet.yaml [--to V] [--parallel N] [--format table|json|junit|markdown] [--report FILE]",
 				Description: "Example:\n   orchestrator up --fleet fleet.yaml --parallel 16 --report up.json\n" +
 					"   orchestrator up --dsn postgres://app@localhost:5432/acme",
 				Flags: append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
-					toFlag("version to migrate to (default: the latest in the set)")),
+					toFlag("version to migrate to")),
 				Action: func(c *cli.Context) error { return runUp(c.Context, bindRun(c, stdout, stderr, lookup)) },
 			},
 			{
-				Name:        "down",
-				Usage:       "roll every target back to version V with the down sections, atomically per target",
-				UsageText:   "orchestrator down --fleet fleet.yaml --to V",
-				Description: "--to is required: 0 reverts everything.\nExample:\n   orchestrator down --fleet fleet.yaml --to 2 --report down.json",
+				Name:      "down",
+				Usage:     "roll every target back to version V with the down sections, atomically per target",
+				UsageText: "orchestrator down --fleet fleet.yaml --to V [--yes]",
+				Description: "--to is required: 0 reverts everything. On a terminal, down shows how many targets and which\n" +
+					"versions it would revert and asks; elsewhere it needs --yes. `plan --to V` previews it.\n" +
+					"Example:\n   orchestrator plan --fleet fleet.yaml --to 2 --sql\n   orchestrator down --fleet fleet.yaml --to 2 --yes --report down.json",
 				Flags: append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
-					&cli.Int64Flag{Name: "to", Usage: "version to roll back to (required; 0 reverts everything)"}),
+					&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "revert without asking (required when stdin is not a terminal)"},
+					&cli.Int64Flag{Name: "to", DefaultText: "none, it must be given", Usage: "version to roll back to, required (0 reverts everything)"}),
 				Action: func(c *cli.Context) error { return runDown(c.Context, bindRun(c, stdout, stderr, lookup)) },
 			},
 			{
@@ -69,7 +78,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				Usage:       "list the migrations up would apply on each target (read-only: creates nothing)",
 				UsageText:   "orchestrator plan --fleet fleet.yaml [--to V] [--sql] [--verify]",
 				Description: "Example:\n   orchestrator plan --fleet fleet.yaml --format json > plan.json\n   orchestrator plan --fleet fleet.yaml --verify   # rehearse on every tenant, then roll back",
-				Flags: append(append([]cli.Flag{}, common...), toFlag("version to plan for (default: the latest in the set)"),
+				Flags: append(append([]cli.Flag{}, common...), toFlag("version to plan for (below a target's version: the downs that would run)"),
 					&cli.BoolFlag{Name: "sql", Usage: "include the statements each target would run, in order"},
 					&cli.BoolFlag{Name: "verify", Usage: "rehearse: run the pending migrations in a transaction that is always rolled back"}),
 				Action: func(c *cli.Context) error {
@@ -79,14 +88,14 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 			{
 				Name:      "demo",
 				Usage:     "quick start: create demo tenant databases on the local server and run plan, up, status and drift over them",
-				UsageText: "orchestrator demo [--dir DIR] [--clean]",
+				UsageText: "orchestrator demo [--prefix P] [--dir DIR] [--clean]",
 				Description: "Uses DATABASE_URL (or --dsn) as the server, else the loopback server as the current user.\n" +
 					"Example:\n   orchestrator demo\n   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres orchestrator demo --clean",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "dsn", Usage: "server to create the demo databases on (env DATABASE_URL)"},
-					&cli.StringFlag{Name: "dir", Value: "orchestrator-demo", Usage: "where to write the demo's fleet file"},
-					&cli.BoolFlag{Name: "clean", Usage: "drop the demo databases and the fleet file"},
-					&cli.StringFlag{Name: "prefix", Value: "orch_demo_", Usage: "name prefix of the demo databases"},
+					&cli.StringFlag{Name: "dir", Value: demo.DefaultDir, Usage: "where to write the demo's fleet file"},
+					&cli.BoolFlag{Name: "clean", Usage: "drop the databases this demo created (with the same --prefix) and its fleet file"},
+					&cli.StringFlag{Name: "prefix", Value: demo.DefaultPrefix, EnvVars: []string{"ORCH_DEMO_PREFIX"}, Usage: "name prefix of the demo databases (and of nothing else on the server)"},
 					&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug logs on stderr"},
 				},
 				Action: func(c *cli.Context) error {
@@ -136,14 +145,15 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				Usage: "work with JSON reports",
 				Subcommands: []*cli.Command{{
 					Name:        "merge",
+					ArgsUsage:   "FILE...",
 					Usage:       "combine the JSON reports of shards of one run into one report (exit code of the merged outcome)",
 					UsageText:   "orchestrator report merge [--format F] [--report FILE] shard-0.json shard-1.json ...",
 					Description: "Example:\n   orchestrator report merge --report up.json reports/shard-*.json",
 					Flags: []cli.Flag{
 						&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout format: table, json, junit or markdown"},
 						&cli.StringFlag{Name: "report", Usage: "also write the merged JSON report to this file"},
+						allFlag(),
 					},
-					OnUsageError: onUsageError,
 					Action: func(c *cli.Context) error {
 						return runMerge(c.Context, bindRun(c, stdout, stderr, lookup), c.Args().Slice())
 					},
@@ -155,7 +165,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				UsageText: "orchestrator validate [--fleet FILE] [--migrations DIR] [--strict] [--since V] [--probe-versions] [--format table|json|junit|markdown|github]",
 				Description: "Errors exit 2; warnings are listed with file and line and exit 0 unless --strict; notes never fail.\n" +
 					"Example:\n   orchestrator validate --fleet fleet.yaml --migrations db/migrations --strict",
-				Flags: append(commonFlags(), validateFlags()...),
+				Flags: append(offlineFlags(), validateFlags()...),
 				Action: func(c *cli.Context) error {
 					return runValidate(c.Context, bindRun(c, stdout, stderr, lookup), validateOptsFrom(c))
 				},
@@ -172,9 +182,6 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no hint on stderr"},
 				},
 				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return usagef("new takes one NAME, got %d arguments", c.NArg())
-					}
 					return runNew(c.Context, bindRun(c, stdout, stderr, lookup), c.Args().First())
 				},
 			},
@@ -189,31 +196,77 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 		},
 	}
 	app.Commands = append(app.Commands, completionCommand(stdout))
-	for _, c := range app.Commands {
-		// A bad flag value is an error on stderr (exit 2), not a help page
-		// on stdout, which carries reports only.
-		c.OnUsageError = onUsageError
+	onUsageError := func(_ *cli.Context, err error, _ bool) error { return flagError(app.Commands, err) }
+	app.OnUsageError = onUsageError
+	var setUsage func([]*cli.Command)
+	setUsage = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			// A bad flag value is an error on stderr (exit 2), not a help
+			// page on stdout, which carries reports only.
+			c.OnUsageError = onUsageError
+			setUsage(c.Subcommands)
+		}
 	}
+	setUsage(app.Commands)
+	guardCommands(app.Commands)
 	return app
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error {
-	return usageError{err.Error()}
+// unknownCommand is the app's Metadata key set when the command line named
+// no known command (exit 2).
+const unknownCommand = "unknown-command"
+
+func init() {
+	// -v is --verbose in every command; the version has only its long name,
+	// so -v never means two things.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version (the VCS revision when built from a checkout)"}
 }
 
 // version is the module version the binary was built from.
 func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(bi)
+}
+
+// versionOf names a build: its module version when it has a release one,
+// else the VCS revision it was built from, marked "-dirty" when the tree
+// had uncommitted changes.
+func versionOf(bi *debug.BuildInfo) string {
+	if bi == nil {
 		return "(devel)"
 	}
-	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	release := bi.Main.Version != "" && bi.Main.Version != "(devel)" &&
+		!strings.Contains(bi.Main.Version, "-0.") && !strings.HasPrefix(bi.Main.Version, "v0.0.0-")
+	if release && !strings.HasSuffix(bi.Main.Version, "+dirty") {
 		return bi.Main.Version
 	}
+	var rev, when string
+	dirty := false
 	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			return "devel-" + s.Value[:12]
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
 		}
 	}
-	return "(devel)"
+	if rev == "" {
+		if bi.Main.Version != "" {
+			return bi.Main.Version
+		}
+		return "(devel)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	v := "devel-" + rev
+	if dirty {
+		v += "-dirty"
+	}
+	if when != "" {
+		v += " (" + when + ")"
+	}
+	return v
 }

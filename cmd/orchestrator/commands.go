@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -44,11 +45,112 @@ func runDown(ctx context.Context, o runOptions) error {
 	if !o.toSet {
 		return usagef("down needs --to V: the version to roll back to (0 reverts everything)")
 	}
+	if !o.yes && !stdinIsTerminal() {
+		return usagef("down reverts migrations and their data: with no terminal to confirm on, give --yes (nothing was touched; `plan --to %d` previews what down would do)", o.to)
+	}
 	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
 	}
-	return finish(ctx, o, p.format, p.runner.Down(ctx, p.waves, p.to))
+	if !o.yes {
+		preview := p.runner.Plan(ctx, p.fleet.Targets, runner.PlanOptions{To: p.to})
+		if ctx.Err() != nil {
+			return exitError{exitInterrupted}
+		}
+		prompt, n := downPrompt(preview, p.to)
+		if n == 0 {
+			fmt.Fprint(o.stderr, prompt)
+		} else if !confirm(o.stderr, prompt) {
+			fmt.Fprintln(o.stderr, "down not confirmed: nothing was touched")
+			return exitError{exitUsage}
+		}
+	}
+	rep := p.runner.Down(ctx, p.waves, p.to)
+	markReverted(rep)
+	return finish(ctx, o, p.format, rep)
+}
+
+// markReverted words a down report: a target brought down is `reverted`,
+// with the migrations it undid under reverted.
+func markReverted(rep *report.Report) {
+	for i := range rep.Targets {
+		t := &rep.Targets[i]
+		if t.Status == report.StatusApplied {
+			t.Status = report.StatusReverted
+			t.Reverted, t.Applied = t.Applied, nil
+		}
+	}
+	rep.Summary = report.Summarize(rep.Targets)
+}
+
+// downPrompt says what a down would do, from a plan to the same version:
+// how many targets, grouped by the versions each would go through, and the
+// targets it could not read. n is the number of targets down would change.
+func downPrompt(preview *report.Report, to int64) (prompt string, n int) {
+	type move struct{ from, names string }
+	counts := map[move]int{}
+	var order []move
+	var unread []string
+	for _, t := range preview.Targets {
+		switch {
+		case len(t.Revert) > 0:
+			names := make([]string, len(t.Revert))
+			for i, m := range t.Revert {
+				names[i] = m.Name
+			}
+			k := move{report.VersionText(t.FromVersion), strings.Join(names, ", ")}
+			if counts[k] == 0 {
+				order = append(order, k)
+			}
+			counts[k]++
+			n++
+		case t.Status == report.StatusUpToDate:
+		default:
+			unread = append(unread, t.Name)
+		}
+	}
+	var b strings.Builder
+	if n == 0 {
+		fmt.Fprintf(&b, "down --to %d: no target has a migration above %d\n", to, to)
+		return b.String(), 0
+	}
+	fmt.Fprintf(&b, "down --to %d will revert %s of %d, running their down sections (the data of what they created goes too):\n",
+		to, plural(n, "target"), len(preview.Targets))
+	for _, k := range order {
+		fmt.Fprintf(&b, "  %s at %s → %d: %s\n", plural(counts[k], "target"), k.from, to, k.names)
+	}
+	if already := len(preview.Targets) - n - len(unread); already > 0 {
+		fmt.Fprintf(&b, "  %s already at or below %d\n", plural(already, "target"), to)
+	}
+	if len(unread) > 0 {
+		fmt.Fprintf(&b, "  %s could not be read now (%s); down will try them too\n", plural(len(unread), "target"), strings.Join(unread, ", "))
+	}
+	b.WriteString("Type yes to go ahead: ")
+	return b.String(), n
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// stdinIsTerminal reports whether a person can answer a question.
+var stdinIsTerminal = func() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
+
+// confirmInput is where answers are read from.
+var confirmInput io.Reader = os.Stdin
+
+// confirm asks on w and reads one line: only "yes" (or "y") goes ahead.
+func confirm(w io.Writer, prompt string) bool {
+	fmt.Fprint(w, prompt)
+	line, _ := bufio.NewReader(confirmInput).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "yes", "y":
+		return true
+	}
+	return false
 }
 
 func runStatus(ctx context.Context, o runOptions) error {
@@ -68,6 +170,9 @@ func runPlan(ctx context.Context, o runOptions, withSQL, verify bool) error {
 }
 
 func runDrift(ctx context.Context, o runOptions, scratch, promPath string) error {
+	if err := checkOutputPath("--prometheus", promPath); err != nil {
+		return err
+	}
 	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
@@ -77,7 +182,7 @@ func runDrift(ctx context.Context, o runOptions, scratch, promPath string) error
 		err := report.WriteFileAtomic(promPath, func(w io.Writer) error { return report.WritePrometheus(w, rep, time.Now()) })
 		if err != nil {
 			fmt.Fprintf(o.stderr, "error: writing %s: %v\n", promPath, err)
-			return exitError{exitFailed}
+			return exitError{outputFailed(rep)}
 		}
 	}
 	return finish(ctx, o, p.format, rep)
@@ -102,6 +207,9 @@ func runMerge(ctx context.Context, o runOptions, files []string) error {
 	format, err := report.ParseFormat(o.format)
 	if err != nil {
 		return usageError{err.Error()}
+	}
+	if err := checkOutputPath("--report", o.reportPath); err != nil {
+		return err
 	}
 	if len(files) == 0 {
 		return usagef("report merge needs the JSON report files of the shards")
@@ -168,6 +276,9 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 	format, err := report.ParseFormat(o.format)
 	if err != nil {
 		return nil, usageError{err.Error()}
+	}
+	if err := checkOutputPath("--report", o.reportPath); err != nil {
+		return nil, err
 	}
 	// The migration set and the fleet file are checked before discovery
 	// opens its first connection.
@@ -269,6 +380,10 @@ func resolveFleet(ctx context.Context, o runOptions) (*fleet.Fleet, error) {
 		return nil, err
 	}
 	if fl, err = fleet.Discover(ctx, fl); err != nil {
+		var fe *fleet.Error
+		if errors.As(err, &fe) {
+			return nil, discoveryError{fe}
+		}
 		return nil, err
 	}
 	return sel.apply(fl)
@@ -434,17 +549,32 @@ func newLogger(o runOptions) *slog.Logger {
 	return slog.New(slog.NewTextHandler(o.stderr, &slog.HandlerOptions{Level: level}))
 }
 
+// outputFailed is the exit code when a report could not be written after
+// the run: the run's own outcome when a target needs attention (1, 3 or
+// 130 say more than the lost file), else 2, the code of a place that
+// cannot be written (checked before the run, so this is rare: a full disk).
+// Exit 1 stays reserved for targets. stderr has said what happened.
+func outputFailed(rep *report.Report) int {
+	switch {
+	case !rep.OK():
+		return exitFailed
+	case rep.Drifted():
+		return exitDrift
+	}
+	return exitUsage
+}
+
 // finish prints the report, writes the JSON copy, and turns the outcome into
 // the exit code.
 func finish(ctx context.Context, o runOptions, format report.Format, rep *report.Report) error {
-	if err := report.Write(o.stdout, format, rep); err != nil {
+	if err := report.WriteWith(o.stdout, format, rep, report.Options{All: o.all}); err != nil {
 		fmt.Fprintf(o.stderr, "error: writing the report to stdout: %v\n", err)
-		return exitError{exitFailed}
+		return exitError{outputFailed(rep)}
 	}
 	if o.reportPath != "" {
 		if err := report.WriteFileAtomic(o.reportPath, func(w io.Writer) error { return report.WriteJSON(w, rep) }); err != nil {
 			fmt.Fprintf(o.stderr, "error: writing the report to %s: %v\n", o.reportPath, err)
-			return exitError{exitFailed}
+			return exitError{outputFailed(rep)}
 		}
 	}
 	switch {

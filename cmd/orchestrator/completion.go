@@ -37,6 +37,7 @@ func completionCommand(stdout io.Writer) *cli.Command {
 		Name:      "completion",
 		Usage:     "print a shell completion script (bash, zsh or fish)",
 		UsageText: "orchestrator completion bash|zsh|fish",
+		ArgsUsage: "SHELL",
 		Description: "Example:\n   source <(orchestrator completion bash)\n" +
 			"   orchestrator completion fish > ~/.config/fish/completions/orchestrator.fish",
 		Action: func(c *cli.Context) error {

@@ -32,12 +32,20 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// discoveryError is a fleet whose discover sources could not be asked (a
+// server unreachable, a query that failed) or found a conflict: the fleet
+// file may well be valid.
+type discoveryError struct{ err *fleet.Error }
+
+func (e discoveryError) Error() string { return e.err.Error() }
+
 // exitCode maps the error a command returned to the process exit code and
 // prints what the operator needs to read. It is the one place that decides.
 func exitCode(err error, stderr io.Writer) int {
 	var ee exitError
 	var fe *fleet.Error
 	var se *source.Error
+	var de discoveryError
 	switch {
 	case err == nil:
 		return exitOK
@@ -46,6 +54,9 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "interrupted")
 		return exitInterrupted
+	case errors.As(err, &de):
+		fmt.Fprintf(stderr, "error: discovering the fleet's targets failed; nothing was touched:\n%v\n", de)
+		return exitUsage
 	case errors.As(err, &fe):
 		fmt.Fprintf(stderr, "error: fleet file is not valid; nothing was touched:\n%v\n", fe)
 		return exitUsage

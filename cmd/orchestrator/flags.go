@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // runOptions is everything a command reads from its flags and environment.
@@ -27,6 +30,8 @@ type runOptions struct {
 	rollbackHalt  bool
 	retries       int
 	retriesSet    bool
+	all           bool // --all: the table lists every target
+	yes           bool // --yes: consent to a destructive command without a terminal
 	verbose       bool
 	quiet         bool
 	stdout        io.Writer
@@ -57,10 +62,20 @@ func targetFlags() []cli.Flag {
 	}
 }
 
+func migrationsFlag() cli.Flag {
+	return &cli.StringFlag{Name: "migrations", Aliases: []string{"m"}, EnvVars: []string{"ORCH_MIGRATIONS"},
+		Usage: "migration directory, goose or golang-migrate layout (default: the set built into the binary)"}
+}
+
+// offlineFlags are the flags of commands that open no connection: where
+// the targets and the migrations come from, and the output.
+func offlineFlags() []cli.Flag {
+	return append(targetFlags(), migrationsFlag())
+}
+
 func commonFlags() []cli.Flag {
-	return append(targetFlags(),
-		&cli.StringFlag{Name: "migrations", Aliases: []string{"m"}, EnvVars: []string{"ORCH_MIGRATIONS"},
-			Usage: "migration directory, goose or golang-migrate layout (default: the set built into the binary)"},
+	return append(offlineFlags(),
+		allFlag(),
 		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, DefaultText: "the fleet's parallelism, else 8", Usage: "targets in flight at once"},
 		&cli.StringFlag{Name: "report", EnvVars: []string{"ORCH_REPORT"}, Usage: "also write the JSON report to this file"},
 		&cli.DurationFlag{Name: flagLockTimeout, DefaultText: "fleet's lock_timeout, else 5s", Usage: "PostgreSQL lock_timeout for each statement"},
@@ -83,8 +98,12 @@ func rolloutFlags() []cli.Flag {
 	}
 }
 
+func allFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "all", Usage: fmt.Sprintf("table: list every target (above %d targets the table groups them by outcome and version and lists only those needing attention)", report.GroupAbove)}
+}
+
 func toFlag(usage string) cli.Flag {
-	return &cli.Int64Flag{Name: "to", DefaultText: "latest", Usage: usage}
+	return &cli.Int64Flag{Name: "to", DefaultText: "the latest version in the set", Usage: usage}
 }
 
 // bindRun copies flags into runOptions. Only flags given on the command line
@@ -96,6 +115,8 @@ func bindRun(c *cli.Context, stdout, stderr io.Writer, lookup env) runOptions {
 		migrationsDir: c.String("migrations"),
 		format:        c.String("format"),
 		reportPath:    c.String("report"),
+		all:           c.Bool("all"),
+		yes:           c.Bool("yes"),
 		verbose:       c.Bool("verbose"),
 		quiet:         c.Bool("quiet"),
 		durations:     map[string]time.Duration{},

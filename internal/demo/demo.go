@@ -5,8 +5,10 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,6 +26,18 @@ import (
 // DefaultPrefix starts the name of every database the demo creates; nothing
 // else on the server is touched.
 const DefaultPrefix = "orch_demo_"
+
+// DefaultDir is where the demo writes its fleet file unless told otherwise.
+const DefaultDir = "orchestrator-demo"
+
+// marker is the comment the demo puts on every database it creates: --clean
+// and a re-run drop only databases that carry it, never a database that
+// merely shares the name.
+const marker = "created by orchestrator demo; dropped by orchestrator demo --clean"
+
+// fleetHeader starts the fleet file the demo writes; --clean removes a
+// fleet.yaml only when it starts with it.
+const fleetHeader = "# Written by `orchestrator demo`; safe to delete (`orchestrator demo --clean`).\n"
 
 // Tenants are the demo's tenants; the first is the canary.
 var Tenants = []string{"acme", "globex", "initech", "umbrella", "hooli"}
@@ -57,27 +71,36 @@ func Run(ctx context.Context, o Options) error {
 	defer admin.Close(context.WithoutCancel(ctx))
 
 	if o.Clean {
+		dropped := 0
 		for _, t := range Tenants {
-			if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{o.Prefix + t}.Sanitize()+" WITH (FORCE)"); err != nil {
-				return fmt.Errorf("drop %s%s: %w", o.Prefix, t, err)
+			ok, err := dropOwn(ctx, admin, o.Prefix+t)
+			if err != nil {
+				return err
+			}
+			if ok {
+				dropped++
 			}
 		}
-		if err := os.RemoveAll(o.Dir); err != nil {
+		removed, err := removeFleetFile(o.Dir)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(o.Out, "Dropped the %d demo databases (%s*) and removed %s.\n", len(Tenants), o.Prefix, o.Dir)
+		fmt.Fprintf(o.Out, "Dropped %d demo database(s) (%s%s) and %s.\n", dropped, o.Prefix, strings.Join(Tenants, ", "+o.Prefix), removed)
 		return nil
 	}
 
 	say(o.Out, "1/5", "Creating %d empty tenant databases on the server: %s%s ... (the first is the canary).",
 		len(Tenants), o.Prefix, strings.Join(Tenants, ", "+o.Prefix))
 	for _, t := range Tenants {
-		name := pgx.Identifier{o.Prefix + t}.Sanitize()
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			return fmt.Errorf("reset %s%s: %w", o.Prefix, t, err)
+		if _, err := dropOwn(ctx, admin, o.Prefix+t); err != nil {
+			return err
 		}
+		name := pgx.Identifier{o.Prefix + t}.Sanitize()
 		if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 			return fmt.Errorf("create %s%s: %w", o.Prefix, t, err)
+		}
+		if _, err := admin.Exec(ctx, "COMMENT ON DATABASE "+name+" IS "+pgQuote(marker)); err != nil {
+			return fmt.Errorf("mark %s%s as the demo's: %w", o.Prefix, t, err)
 		}
 	}
 	path, shown, err := writeFleet(o.Server, o.Dir, o.Prefix)
@@ -136,8 +159,74 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(o.Out, "\nDrift was found on %s only, naming each object. Try next:\n"+
 		"  orchestrator up --fleet %s --format json     # everything up to date: exit 0\n"+
 		"  orchestrator drift --fleet %s --format junit # the same findings for a CI system\n"+
-		"  orchestrator demo --clean                     # drop the demo databases\n", tampered, path, path)
+		"  %s  # drop the demo databases\n", tampered, path, path, cleanCommand(o))
 	return nil
+}
+
+// cleanCommand is the command that undoes this demo, with the prefix and
+// directory it was given.
+func cleanCommand(o Options) string {
+	cmd := "orchestrator demo --clean"
+	if o.Prefix != DefaultPrefix {
+		cmd += " --prefix " + shellQuote(o.Prefix)
+	}
+	if o.Dir != DefaultDir {
+		cmd += " --dir " + shellQuote(o.Dir)
+	}
+	return cmd
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func pgQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// dropOwn drops the database name if the demo created it (it carries the
+// demo's comment). A database of that name the demo did not create is an
+// error: it is someone's, and is left alone. It reports whether it dropped.
+func dropOwn(ctx context.Context, admin *pgx.Conn, name string) (bool, error) {
+	var comment *string
+	err := admin.QueryRow(ctx, `SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1`, name).Scan(&comment)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up %s: %w", name, err)
+	}
+	if comment == nil || *comment != marker {
+		return false, fmt.Errorf("database %s exists but was not created by the demo: leaving it alone (choose another --prefix)", name)
+	}
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return false, fmt.Errorf("drop %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// removeFleetFile removes the fleet file the demo wrote in dir (only if it
+// is the demo's, by its first line), then dir if that left it empty. It
+// says what it removed.
+func removeFleetFile(dir string) (string, error) {
+	path := filepath.Join(dir, "fleet.yaml")
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "no fleet file to remove", nil
+	case err != nil:
+		return "", err
+	case !strings.HasPrefix(string(data), fleetHeader):
+		return "left " + path + " alone (the demo did not write it)", nil
+	}
+	if err := os.Remove(path); err != nil {
+		return "", err
+	}
+	if err := os.Remove(dir); err == nil {
+		return "removed " + path + " and its directory", nil
+	}
+	return "removed " + path, nil
 }
 
 func say(w io.Writer, step, format string, args ...any) {
@@ -155,7 +244,7 @@ func indent(s string) string {
 // passwords redacted, for showing.
 func writeFleet(server, dir, prefix string) (path, shown string, err error) {
 	var b, redacted strings.Builder
-	header := "# Written by `orchestrator demo`; safe to delete (`orchestrator demo --clean`).\n" +
+	header := fleetHeader +
 		"defaults:\n  parallelism: 4\n  lock_timeout: 2s\n  statement_timeout: 1m\n  connect_timeout: 5s\ntargets:\n"
 	b.WriteString(header)
 	redacted.WriteString(header)

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -89,11 +90,33 @@ func Load(path string, lookup func(string) (string, bool)) (*Fleet, error) {
 	if path == "" {
 		return nil, &Error{Problems: []Problem{{Msg: "no fleet file given (use --fleet FILE or ORCH_FLEET, or --dsn for a single database)"}}}
 	}
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path, MaxFileSize)
 	if err != nil {
 		return nil, readError(path, err)
 	}
+	if len(data) > MaxFileSize {
+		return nil, &Error{Path: path, Problems: []Problem{{Msg: fmt.Sprintf(
+			"the fleet file is larger than %d MiB, the most this tool reads: list big fleets with a discover: source "+
+				"(databases: or schemas: patterns, or a query: over your tenant catalog) instead of one entry per target",
+			MaxFileSize>>20)}}}
+	}
 	return parse(data, path, lookup)
+}
+
+// MaxFileSize is the largest fleet file Load reads (16 MiB, some 100,000
+// listed targets). A fleet that big belongs in a discover source: parsing
+// it whole would cost far more memory than running it.
+const MaxFileSize = 16 << 20
+
+// readLimited reads at most limit+1 bytes of path: enough to tell that a
+// file is too big without reading all of it.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }
 
 // Single is the fleet of one database given by --dsn or DATABASE_URL: one

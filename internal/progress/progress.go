@@ -1,12 +1,15 @@
 // Package progress shows how a run is going, on stderr: a live bar on a
-// terminal (done, running and failed of the total, the current wave,
-// elapsed time and an estimate of what is left). Elsewhere (cron, CI) it
+// terminal (done of the total, how many are running, the finished ones
+// counted by outcome, the current wave, elapsed time and an estimate of what
+// is left). Elsewhere (cron, CI) it
 // draws nothing: the run's log has one plain line per finished target.
 package progress
 
 import (
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/schollz/progressbar/v3"
@@ -32,7 +35,7 @@ type Bar struct {
 	command string
 	wave    string
 	started map[string]bool
-	failed  int
+	done    map[report.Status]int // finished targets by outcome
 }
 
 // RunStarted implements runner.Observer.
@@ -41,6 +44,7 @@ func (b *Bar) RunStarted(command string, targets int) {
 	defer b.mu.Unlock()
 	b.command = command
 	b.started = map[string]bool{}
+	b.done = map[report.Status]int{}
 	b.bar = progressbar.NewOptions(targets,
 		progressbar.OptionSetWriter(b.w),
 		progressbar.OptionSetWidth(30),
@@ -73,13 +77,14 @@ func (b *Bar) TargetFinished(res report.Target) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.started, res.Name)
-	if res.Status.Failed() || res.Status == report.StatusDrifted {
-		b.failed++
+	if b.done == nil {
+		b.done = map[report.Status]int{}
 	}
+	b.done[res.Status]++
+	b.refresh() // before Add: a bar at 100% draws no new description
 	if b.bar != nil {
 		_ = b.bar.Add(1)
 	}
-	b.refresh()
 }
 
 // RunFinished implements runner.Observer.
@@ -104,8 +109,30 @@ func (b *Bar) describe() string {
 		s += " · wave " + b.wave
 	}
 	s += fmt.Sprintf(" · %d running", len(b.started))
-	if b.failed > 0 {
-		s += fmt.Sprintf(" · %d failed", b.failed)
+	if counts := outcomes(b.done); counts != "" {
+		s += " · " + counts
 	}
 	return s
+}
+
+// outcomes counts finished targets by status, in the report's order of
+// statuses (any other status last, by name): "40 applied, 2 up_to_date,
+// 1 failed".
+func outcomes(done map[report.Status]int) string {
+	var parts []string
+	seen := map[report.Status]bool{}
+	for _, s := range report.Statuses {
+		seen[s] = true
+		if n := done[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	var other []string
+	for s, n := range done {
+		if !seen[s] && n > 0 {
+			other = append(other, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	sort.Strings(other)
+	return strings.Join(append(parts, other...), ", ")
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -20,6 +21,10 @@ import (
 // "*.prom" never picks it up. The new file keeps the mode of the file it
 // replaces, or gets 0644 (a report is for others to read); a symbolic link
 // at path is followed, and the file it points to is replaced.
+//
+// A path that is not a regular file (a FIFO, /dev/stdout, /dev/null, a
+// device) is written in place: it cannot be replaced by a rename, and must
+// never be turned into a regular file.
 func WriteFileAtomic(path string, write func(io.Writer) error) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
@@ -28,6 +33,12 @@ func WriteFileAtomic(path string, write func(io.Writer) error) error {
 	}
 	mode := fs.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory", path)
+		}
+		if !fi.Mode().IsRegular() {
+			return writeInPlace(path, write)
+		}
 		mode = fi.Mode().Perm()
 	}
 	dir, base := filepath.Split(path)
@@ -67,6 +78,24 @@ func WriteFileAtomic(path string, write func(io.Writer) error) error {
 	renamed = true
 	syncDir(dir)
 	return nil
+}
+
+// writeInPlace writes to a FIFO or device as it is.
+func writeInPlace(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	if err := write(bw); err != nil {
+		f.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // syncDir makes a rename in dir durable across a crash. It is best effort:

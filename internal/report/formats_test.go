@@ -14,13 +14,13 @@ var started = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 // uninspectable target, and a run note.
 func driftSample() *Report {
 	r := New("drift", started, 2500*time.Millisecond, []Target{
-		{Name: "acme", Status: StatusClean, FromVersion: 4, ToVersion: 4, DurationMS: 120},
-		{Name: "globex", Status: StatusDrifted, FromVersion: 4, ToVersion: 4, DurationMS: 140, Findings: []Finding{
+		{Name: "acme", Status: StatusClean, FromVersion: V(4), ToVersion: V(4), DurationMS: 120},
+		{Name: "globex", Status: StatusDrifted, FromVersion: V(4), ToVersion: V(4), DurationMS: 140, Findings: []Finding{
 			{Kind: "schema", Object: "index users.idx_users_email", Detail: "missing"},
 			{Kind: "checksum_mismatch", Object: "version 2", Detail: "up section changed since it was applied"},
 			{Kind: "schema", Object: "column sessions.user_agent", Detail: "type text, expected character varying(512)"},
 		}},
-		{Name: "initech", Status: StatusDrifted, FromVersion: 3, ToVersion: 3, DurationMS: 95, Findings: []Finding{
+		{Name: "initech", Status: StatusDrifted, FromVersion: V(3), ToVersion: V(3), DurationMS: 95, Findings: []Finding{
 			{Kind: "pending", Object: "version 4", Detail: "pending (004_create_usage_records_table)"},
 		}},
 		{Name: "umbrella", Status: StatusError, DurationMS: 10004, Error: &Error{
@@ -34,16 +34,16 @@ func driftSample() *Report {
 // of every failing status, the rest skipped by the halt.
 func waveSample() *Report {
 	return New("up", started, 61*time.Second, []Target{
-		{Name: "acme", Wave: "canary", Status: StatusFailed, FromVersion: 2, ToVersion: 3, DurationMS: 30500, Attempts: 2,
+		{Name: "acme", Wave: "canary", Status: StatusFailed, FromVersion: V(2), ToVersion: V(3), DurationMS: 30500, Attempts: 2,
 			Reverted: []Migration{{Version: 3, Name: "003_create_sessions_table"}},
 			Error: &Error{Version: 4, Name: "004_add_index_concurrently", SQLState: "55P03", Class: "lock_timeout",
 				Message: "canceling statement due to lock timeout", BlockedBy: "pid 4242 (psql, idle in transaction)",
 				Remedy: "DROP INDEX CONCURRENTLY IF EXISTS idx_usage_records_ts; then run up again"}},
-		{Name: "hooli", Wave: "canary", Status: StatusLocked, FromVersion: 2, ToVersion: 2, DurationMS: 2000,
+		{Name: "hooli", Wave: "canary", Status: StatusLocked, DurationMS: 2000,
 			Error: &Error{Class: "locked", Message: "another run holds the advisory lock"}},
-		{Name: "initech", Wave: "everyone", Status: StatusSkipped, FromVersion: 2, ToVersion: 2,
+		{Name: "initech", Wave: "everyone", Status: StatusSkipped,
 			Error: &Error{Class: "halted", Message: "not started: wave canary exceeded max_failures 0"}},
-		{Name: "pied-piper", Wave: "everyone", Status: StatusCancelled, FromVersion: 2, ToVersion: 2},
+		{Name: "pied-piper", Wave: "everyone", Status: StatusCancelled},
 	})
 }
 
@@ -51,12 +51,12 @@ func waveSample() *Report {
 // migration.
 func planSample() *Report {
 	return New("plan", started, 340*time.Millisecond, []Target{
-		{Name: "acme", Status: StatusPending, FromVersion: 2, ToVersion: 2, DurationMS: 80, Pending: []Migration{
+		{Name: "acme", Status: StatusPending, FromVersion: V(2), ToVersion: V(2), DurationMS: 80, Pending: []Migration{
 			{Version: 3, Name: "003_create_sessions_table", Note: "rehearsed, rolled back", DurationMS: ms(12),
 				Statements: []string{"CREATE TABLE sessions (\n    id uuid PRIMARY KEY\n)", "CREATE INDEX idx_sessions_user_id ON sessions (user_id)"}},
 			{Version: 4, Name: "004_create_usage_records_table", Note: "not rehearsable: NO TRANSACTION"},
 		}},
-		{Name: "initech", Status: StatusUpToDate, FromVersion: 4, ToVersion: 4, DurationMS: 15},
+		{Name: "initech", Status: StatusUpToDate, FromVersion: V(4), ToVersion: V(4), DurationMS: 15},
 	})
 }
 

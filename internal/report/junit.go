@@ -142,7 +142,7 @@ func junitTestCase(command string, t Target) junitCase {
 	}
 	kind = printable(kind)
 	switch t.Status {
-	case StatusApplied, StatusUpToDate, StatusPending, StatusClean:
+	case StatusApplied, StatusUpToDate, StatusPending, StatusClean, StatusReverted:
 		c.SystemOut = junitText(printable(passOutput(t)))
 	case StatusRolledBack, StatusFailed, StatusLocked, StatusUnadopted:
 		c.Failure = &junitOutcome{Message: headline(t), Type: kind, Text: body}
@@ -172,6 +172,14 @@ func passOutput(t Target) string {
 			line += " in " + formatMS(*m.DurationMS)
 		}
 		lines = append(lines, line)
+	}
+	if t.Status == StatusReverted {
+		for _, m := range t.Reverted {
+			lines = append(lines, "reverted "+migrationName(m.Version, m.Name))
+		}
+	}
+	for _, m := range t.Revert {
+		lines = append(lines, "would revert "+migrationName(m.Version, m.Name))
 	}
 	for _, m := range t.Pending {
 		line := "pending " + migrationName(m.Version, m.Name)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -12,6 +11,7 @@ import (
 // glance.
 var statusEmoji = map[Status]string{
 	StatusApplied:    "✅",
+	StatusReverted:   "↩️",
 	StatusUpToDate:   "✅",
 	StatusClean:      "✅",
 	StatusPending:    "⏳",
@@ -61,7 +61,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			row = append(row, mdText(dash(t.Wave)))
 		}
 		row = append(row, mdStatus(t.Status),
-			strconv.FormatInt(t.FromVersion, 10), strconv.FormatInt(t.ToVersion, 10),
+			VersionText(t.FromVersion), VersionText(t.ToVersion),
 			migrationsCell(t), formatMS(t.DurationMS))
 		mdRow(bw, row)
 	}
@@ -104,8 +104,14 @@ func writeMarkdownDetails(w *bufio.Writer, r *Report) {
 			mdCodeBlock(w, "", "text", strings.Join(lines, "\n"))
 		}
 		if pending {
-			fmt.Fprintf(w, "\nPending from version %d:\n\n", t.FromVersion)
-			for _, m := range t.Pending {
+			list := t.Pending
+			if len(t.Revert) > 0 {
+				list = t.Revert
+				fmt.Fprintf(w, "\nDowns from version %s to %s:\n\n", VersionText(t.FromVersion), VersionText(t.ToVersion))
+			} else {
+				fmt.Fprintf(w, "\nPending from version %s:\n\n", VersionText(t.FromVersion))
+			}
+			for _, m := range list {
 				item := "- " + mdText(migrationName(m.Version, m.Name))
 				if m.Note != "" {
 					item += ": " + mdText(m.Note)
@@ -126,6 +132,9 @@ func writeMarkdownDetails(w *bufio.Writer, r *Report) {
 // pendingDetailed reports whether a plan asked for more than the pending
 // versions (--verify notes, --sql statements).
 func pendingDetailed(t Target) bool {
+	if len(t.Revert) > 0 {
+		return true // the downs a plan would run are always spelled out
+	}
 	for _, m := range t.Pending {
 		if m.Note != "" || len(m.Statements) > 0 {
 			return true

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -17,7 +18,66 @@ func Read(r io.Reader) (*Report, error) {
 	if rep.SchemaVersion != SchemaVersion {
 		return nil, fmt.Errorf("report schema_version %d, this tool reads %d", rep.SchemaVersion, SchemaVersion)
 	}
+	if err := rep.Validate(); err != nil {
+		return nil, err
+	}
 	return &rep, nil
+}
+
+// Validate checks a report against the schema: a command, and for every
+// target a name, a known status, versions that are null or not negative,
+// and migrations with a version and a name. The error names the field, as
+// a JSON path.
+func (r *Report) Validate() error {
+	if r.Command == "" {
+		return fmt.Errorf("command is missing")
+	}
+	if r.Targets == nil {
+		return fmt.Errorf("targets is missing")
+	}
+	for i, t := range r.Targets {
+		at := fmt.Sprintf("targets[%d]", i)
+		if t.Name != "" {
+			at += fmt.Sprintf(" (%q)", t.Name)
+		}
+		switch {
+		case t.Name == "":
+			return fmt.Errorf("%s.name is missing", at)
+		case t.Status == "":
+			return fmt.Errorf("%s.status is missing", at)
+		case !t.Status.Known():
+			return fmt.Errorf("%s.status %q is not a status (known: %s)", at, t.Status, statusList())
+		case t.FromVersion != nil && *t.FromVersion < 0:
+			return fmt.Errorf("%s.from_version %d is negative", at, *t.FromVersion)
+		case t.ToVersion != nil && *t.ToVersion < 0:
+			return fmt.Errorf("%s.to_version %d is negative", at, *t.ToVersion)
+		case t.DurationMS < 0:
+			return fmt.Errorf("%s.duration_ms %d is negative", at, t.DurationMS)
+		}
+		for _, list := range []struct {
+			field string
+			ms    []Migration
+		}{{"applied", t.Applied}, {"pending", t.Pending}, {"reverted", t.Reverted}, {"revert", t.Revert}} {
+			field := list.field
+			for j, m := range list.ms {
+				switch {
+				case m.Version < 0:
+					return fmt.Errorf("%s.%s[%d].version %d is negative", at, field, j, m.Version)
+				case m.Name == "":
+					return fmt.Errorf("%s.%s[%d].name is missing", at, field, j)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func statusList() string {
+	names := make([]string, len(Statuses))
+	for i, s := range Statuses {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
 }
 
 // Merge combines the reports of shards of one run (same command) into one:

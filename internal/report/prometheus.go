@@ -71,8 +71,8 @@ func WritePrometheus(w io.Writer, r *Report, now time.Time) error {
 		total.add(strconv.Itoa(len(t.Findings)), target)
 		inspected := t.Status == StatusClean || t.Status == StatusDrifted
 		inspectErr.add(boolValue(!inspected), target)
-		if versionRead(t.Status) {
-			version.add(strconv.FormatInt(t.ToVersion, 10), target)
+		if versionRead(t.Status) && t.ToVersion != nil {
+			version.add(strconv.FormatInt(*t.ToVersion, 10), target)
 		}
 		byStatus[t.Status]++
 	}
@@ -133,7 +133,7 @@ func boolValue(b bool) string {
 // database, as opposed to left at zero because the target was never reached.
 func versionRead(s Status) bool {
 	switch s {
-	case StatusClean, StatusDrifted, StatusApplied, StatusUpToDate, StatusPending, StatusRolledBack:
+	case StatusClean, StatusDrifted, StatusApplied, StatusUpToDate, StatusPending, StatusRolledBack, StatusReverted:
 		return true
 	}
 	return false

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -38,13 +39,29 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q (use one of: %s)", s, strings.Join(names, ", "))
 }
 
+// Options tune how a report is rendered for people.
+type Options struct {
+	// All lists every target in the table, however many there are.
+	All bool
+}
+
+// GroupAbove is the number of targets above which the table groups targets
+// by outcome and version and lists only those that need attention.
+const GroupAbove = 30
+
 // Write renders r in format f.
 func Write(w io.Writer, f Format, r *Report) error {
+	return WriteWith(w, f, r, Options{})
+}
+
+// WriteWith renders r in format f with options; only the table uses them:
+// JSON, JUnit and markdown always have one entry per target.
+func WriteWith(w io.Writer, f Format, r *Report, o Options) error {
 	switch f {
 	case FormatJSON:
 		return WriteJSON(w, r)
 	case FormatTable:
-		return WriteTable(w, r)
+		return writeTable(w, r, o)
 	case FormatJUnit:
 		return WriteJUnit(w, r)
 	case FormatMarkdown:
@@ -60,48 +77,37 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return enc.Encode(r)
 }
 
-// WriteTable renders an aligned table, one row per target, then a summary
+// WriteTable renders an aligned table, one row per target (grouped above
+// GroupAbove targets), then a summary line.
+func WriteTable(w io.Writer, r *Report) error { return writeTable(w, r, Options{}) }
+
+// writeTable renders an aligned table, one row per target, then a summary
 // line. Errors are printed below the table in full, so long messages do not
-// break the alignment.
-func WriteTable(w io.Writer, r *Report) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	withWave := false
-	for _, t := range r.Targets {
-		if t.Wave != "" {
-			withWave = true
+// break the alignment. Above GroupAbove targets (unless o.All), targets that
+// ended routinely are counted by outcome and version, one line per group,
+// and only the targets that need attention get a row of their own. Every
+// text that came from a fleet file, a migration set or a server is escaped:
+// no control character reaches the terminal.
+func writeTable(w io.Writer, r *Report, o Options) error {
+	listed, detailed := r.Targets, r.Targets
+	if len(r.Targets) > GroupAbove && !o.All {
+		var examples []Target
+		listed, examples = writeGroups(w, r)
+		detailed = append(examples, listed...)
+	}
+	if len(listed) > 0 {
+		if err := writeRows(w, r.Command, listed); err != nil {
+			return err
 		}
 	}
-	header := []string{"TARGET"}
-	if withWave {
-		header = append(header, "WAVE")
-	}
-	header = append(header, "STATUS", "FROM", "TO", migrationsHeading(r.Command), "TIME")
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, t := range r.Targets {
-		row := []string{t.Name}
-		if withWave {
-			row = append(row, dash(t.Wave))
-		}
-		from, to := strconv.FormatInt(t.FromVersion, 10), strconv.FormatInt(t.ToVersion, 10)
-		if t.Status == StatusUnadopted {
-			// The tool has no version for it: show what the other tool
-			// claims, never a 0 that reads as "nothing applied".
-			from, to = claimedCell(t), "-"
-		}
-		row = append(row, string(t.Status), from, to, migrationsCell(t), formatMS(t.DurationMS))
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	writeDetails(w, r)
-	writeFindings(w, r)
+	writeDetails(w, detailed)
+	writeFindings(w, r, listed)
 	var errs []string
-	for _, t := range r.Targets {
+	for _, t := range listed {
 		if t.Error != nil {
-			line := fmt.Sprintf("  %s: %s", t.Name, describeError(t.Error))
+			line := fmt.Sprintf("  %s: %s", cell(t.Name), describeError(t.Error))
 			if len(t.Reverted) > 0 {
-				line += "\n      undone by this run: " + names(t.Reverted)
+				line += "\n      undone by this run: " + escape(names(t.Reverted))
 			}
 			if t.Attempts > 1 {
 				line += fmt.Sprintf("\n      attempts: %d", t.Attempts)
@@ -114,6 +120,110 @@ func WriteTable(w io.Writer, r *Report) error {
 	}
 	_, err := fmt.Fprintf(w, "\n%s in %s\n", summaryLine(r.Summary), formatMS(r.DurationMS))
 	return err
+}
+
+// Routine reports whether a target with status s ended as expected, so a
+// grouped table counts it rather than listing it. Any status not known to
+// be routine needs attention and is listed.
+func (s Status) Routine() bool {
+	switch s {
+	case StatusApplied, StatusUpToDate, StatusPending, StatusClean, StatusReverted:
+		return true
+	}
+	return false
+}
+
+// writeGroups prints one line per (status, from, to) of the targets that
+// ended routinely, most common first, and returns the targets that need
+// attention, to be listed one by one, and one example per group whose
+// details (plan --sql statements, --verify notes) stand for the group.
+func writeGroups(w io.Writer, r *Report) (attention, examples []Target) {
+	type key struct {
+		status   Status
+		from, to string
+	}
+	counts := map[key]int{}
+	first := map[key]Target{}
+	var order []key
+	for _, t := range r.Targets {
+		if !t.Status.Routine() {
+			attention = append(attention, t)
+			continue
+		}
+		k := key{t.Status, VersionText(t.FromVersion), VersionText(t.ToVersion)}
+		if counts[k] == 0 {
+			order = append(order, k)
+			first[k] = t
+		}
+		counts[k]++
+	}
+	sort.SliceStable(order, func(i, j int) bool { return counts[order[i]] > counts[order[j]] })
+	for _, k := range order {
+		if k.from == k.to {
+			fmt.Fprintf(w, "%d %s at %s\n", counts[k], k.status, k.from)
+		} else {
+			fmt.Fprintf(w, "%d %s %s→%s\n", counts[k], k.status, k.from, k.to)
+		}
+	}
+	if len(attention) > 0 {
+		verb := "need"
+		if len(attention) == 1 {
+			verb = "needs"
+		}
+		fmt.Fprintf(w, "\n%s %s attention:\n", Plural(len(attention), "target"), verb)
+	}
+	fmt.Fprintf(w, "(%d targets, grouped above %d; --all lists every target)\n", len(r.Targets), GroupAbove)
+	if len(attention) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, k := range order {
+		ex := first[k]
+		if n := counts[k]; n > 1 {
+			ex.Name = fmt.Sprintf("%s and %d more like it", ex.Name, n-1)
+		}
+		examples = append(examples, ex)
+	}
+	return attention, examples
+}
+
+// Plural writes "1 target", "2 targets".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// writeRows writes the aligned table of targets, one row each.
+func writeRows(w io.Writer, command string, targets []Target) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	withWave := false
+	for _, t := range targets {
+		if t.Wave != "" {
+			withWave = true
+		}
+	}
+	header := []string{"TARGET"}
+	if withWave {
+		header = append(header, "WAVE")
+	}
+	header = append(header, "STATUS", "FROM", "TO", migrationsHeading(command), "TIME")
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, t := range targets {
+		row := []string{cell(t.Name)}
+		if withWave {
+			row = append(row, cell(dash(t.Wave)))
+		}
+		from, to := VersionText(t.FromVersion), VersionText(t.ToVersion)
+		if t.Status == StatusUnadopted {
+			// The tool has no version for it: show what the other tool
+			// claims, never a 0 that reads as "nothing applied".
+			from, to = cell(claimedCell(t)), "-"
+		}
+		row = append(row, cell(string(t.Status)), from, to, migrationsCell(t), formatMS(t.DurationMS))
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
 }
 
 func migrationsHeading(command string) string {
@@ -136,6 +246,12 @@ func migrationsCell(t Target) string {
 	list := t.Applied
 	if len(list) == 0 {
 		list = t.Pending
+	}
+	if len(list) == 0 {
+		list = t.Revert
+	}
+	if len(list) == 0 && t.Status == StatusReverted {
+		list = t.Reverted
 	}
 	if len(list) == 0 {
 		return "-"
@@ -173,37 +289,37 @@ func compactVersions(vs []int64) string {
 func describeError(e *Error) string {
 	var b strings.Builder
 	if e.Version != 0 {
-		fmt.Fprintf(&b, "migration %s", e.Name)
+		fmt.Fprintf(&b, "migration %s", cell(e.Name))
 		if e.Line > 0 {
 			fmt.Fprintf(&b, " line %d", e.Line)
 		}
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Message)
+	b.WriteString(escape(e.Message))
 	if e.SQLState != "" {
-		fmt.Fprintf(&b, " (SQLSTATE %s)", e.SQLState)
+		fmt.Fprintf(&b, " (SQLSTATE %s)", cell(e.SQLState))
 	}
 	if e.Detail != "" {
-		fmt.Fprintf(&b, "; detail: %s", e.Detail)
+		fmt.Fprintf(&b, "; detail: %s", escape(e.Detail))
 	}
 	if e.Hint != "" {
-		fmt.Fprintf(&b, "; hint: %s", e.Hint)
+		fmt.Fprintf(&b, "; hint: %s", escape(e.Hint))
 	}
 	if e.BlockedBy != "" {
-		fmt.Fprintf(&b, "\n      blocked by: %s", e.BlockedBy)
+		fmt.Fprintf(&b, "\n      blocked by: %s", escape(e.BlockedBy))
 	}
 	if e.Remedy != "" {
-		fmt.Fprintf(&b, "\n      what to do: %s", e.Remedy)
+		fmt.Fprintf(&b, "\n      what to do: %s", escape(e.Remedy))
 	}
 	return b.String()
 }
 
 // writeDetails prints, per target, the pending migrations' notes and
 // statements when a plan asked for them (--verify, --sql).
-func writeDetails(w io.Writer, r *Report) {
-	for _, t := range r.Targets {
+func writeDetails(w io.Writer, targets []Target) {
+	for _, t := range targets {
 		detailed := false
-		for _, m := range t.Pending {
+		for _, m := range append(t.Pending, t.Revert...) {
 			if m.Note != "" || len(m.Statements) > 0 {
 				detailed = true
 			}
@@ -211,38 +327,42 @@ func writeDetails(w io.Writer, r *Report) {
 		if !detailed {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s (from %d):\n", t.Name, t.FromVersion)
-		for _, m := range t.Pending {
-			line := "  " + m.Name
+		heading, list := fmt.Sprintf("from %s", VersionText(t.FromVersion)), t.Pending
+		if len(t.Revert) > 0 {
+			heading, list = fmt.Sprintf("from %s down to %s", VersionText(t.FromVersion), VersionText(t.ToVersion)), t.Revert
+		}
+		fmt.Fprintf(w, "\n%s (%s):\n", cell(t.Name), heading)
+		for _, m := range list {
+			line := "  " + cell(m.Name)
 			if m.Note != "" {
-				line += ": " + m.Note
+				line += ": " + escape(m.Note)
 			}
 			if m.DurationMS != nil {
 				line += " in " + formatMS(*m.DurationMS)
 			}
 			fmt.Fprintln(w, line)
 			for _, s := range m.Statements {
-				fmt.Fprintf(w, "    %s;\n", strings.ReplaceAll(s, "\n", "\n    "))
+				fmt.Fprintf(w, "    %s;\n", strings.ReplaceAll(escape(s), "\n", "\n    "))
 			}
 		}
 	}
 }
 
 // writeFindings prints drift findings per target, and the run's notes.
-func writeFindings(w io.Writer, r *Report) {
-	for _, t := range r.Targets {
+func writeFindings(w io.Writer, r *Report, targets []Target) {
+	for _, t := range targets {
 		if len(t.Findings) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s:\n", t.Name)
+		fmt.Fprintf(w, "\n%s:\n", cell(t.Name))
 		for _, f := range t.Findings {
-			fmt.Fprintf(w, "  %s: %s %s\n", f.Kind, f.Object, f.Detail)
+			fmt.Fprintf(w, "  %s: %s %s\n", cell(f.Kind), cell(f.Object), cell(f.Detail))
 		}
 	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintln(w, "\nnotes:")
 		for _, n := range r.Notes {
-			fmt.Fprintf(w, "  %s\n", n)
+			fmt.Fprintf(w, "  %s\n", escape(n))
 		}
 	}
 }
@@ -256,13 +376,14 @@ func names(ms []Migration) string {
 }
 
 func summaryLine(s Summary) string {
-	parts := []string{fmt.Sprintf("%d targets", s.Targets)}
+	parts := []string{Plural(s.Targets, "target")}
 	add := func(n int, label string) {
 		if n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, label))
 		}
 	}
 	add(s.Applied, "applied")
+	add(s.Reverted, "reverted")
 	add(s.UpToDate, "up to date")
 	add(s.Pending, "pending")
 	add(s.RolledBack, "rolled back")

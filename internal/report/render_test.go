@@ -18,15 +18,15 @@ func ms(v int64) *int64 { return &v }
 func sample() *Report {
 	started := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	return New("up", started, 1234*time.Millisecond, []Target{
-		{Name: "acme", Wave: "canary", Status: StatusApplied, FromVersion: 2, ToVersion: 4, DurationMS: 90,
+		{Name: "acme", Wave: "canary", Status: StatusApplied, FromVersion: V(2), ToVersion: V(4), DurationMS: 90,
 			Applied: []Migration{
 				{Version: 3, Name: "003_create_sessions_table", DurationMS: ms(40)},
 				{Version: 4, Name: "004_create_usage_records_table", DurationMS: ms(30)},
 			}},
-		{Name: "globex", Wave: "canary", Status: StatusRolledBack, DurationMS: 55,
+		{Name: "globex", Wave: "canary", Status: StatusRolledBack, FromVersion: V(0), ToVersion: V(0), DurationMS: 55,
 			Error: &Error{Version: 3, Name: "003_create_sessions_table", SQLState: "42P07", Class: "conflict",
 				Message: `relation "sessions" already exists`, Line: 4}},
-		{Name: "initech", Status: StatusUpToDate, FromVersion: 4, ToVersion: 4, DurationMS: 12},
+		{Name: "initech", Status: StatusUpToDate, FromVersion: V(4), ToVersion: V(4), DurationMS: 12},
 		{Name: "umbrella", Status: StatusFailed, DurationMS: 3,
 			Error: &Error{Class: "unreachable", Message: "failed to connect to `user=app database=umbrella`: connection refused"}},
 	})
@@ -41,9 +41,9 @@ func TestRenderGolden(t *testing.T) {
 		{"up.table", FormatTable, sample()},
 		{"up.json", FormatJSON, sample()},
 		{"plan.table", FormatTable, New("plan", time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), 20*time.Millisecond, []Target{
-			{Name: "acme", Status: StatusPending, FromVersion: 0, ToVersion: 4, Pending: []Migration{{Version: 1}, {Version: 2}, {Version: 3}, {Version: 4}}},
-			{Name: "globex", Status: StatusPending, FromVersion: 1, ToVersion: 4, Pending: []Migration{{Version: 2}, {Version: 4}}},
-			{Name: "initech", Status: StatusUpToDate, FromVersion: 4, ToVersion: 4},
+			{Name: "acme", Status: StatusPending, FromVersion: V(0), ToVersion: V(4), Pending: []Migration{{Version: 1}, {Version: 2}, {Version: 3}, {Version: 4}}},
+			{Name: "globex", Status: StatusPending, FromVersion: V(1), ToVersion: V(4), Pending: []Migration{{Version: 2}, {Version: 4}}},
+			{Name: "initech", Status: StatusUpToDate, FromVersion: V(4), ToVersion: V(4)},
 		})},
 		{"empty.json", FormatJSON, New("status", time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), 0, nil)},
 	}

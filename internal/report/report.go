@@ -7,7 +7,10 @@
 // seeing half of it.
 package report
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // SchemaVersion is the version of the JSON report schema. It changes only when
 // a field is removed or changes meaning; new fields may appear at any time.
@@ -30,7 +33,26 @@ const (
 	StatusClean      Status = "clean"       // drift: the target is what the migration set says
 	StatusDrifted    Status = "drifted"     // drift: findings below
 	StatusError      Status = "error"       // drift: the target could not be inspected
+	StatusReverted   Status = "reverted"    // down: migrations above --to were reverted
 )
+
+// Statuses lists every status a report may hold, in the order summaries
+// count them. A report read back with any other status is refused.
+var Statuses = []Status{
+	StatusApplied, StatusUpToDate, StatusRolledBack, StatusFailed, StatusSkipped,
+	StatusCancelled, StatusLocked, StatusPending, StatusClean, StatusDrifted,
+	StatusError, StatusReverted, StatusUnadopted,
+}
+
+// Known reports whether s is one of Statuses.
+func (s Status) Known() bool {
+	for _, k := range Statuses {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
 
 // Failed reports whether s makes a run exit non-zero.
 func (s Status) Failed() bool {
@@ -70,6 +92,7 @@ type Summary struct {
 	Clean      int `json:"clean,omitempty"`
 	Drifted    int `json:"drifted,omitempty"`
 	Errors     int `json:"error,omitempty"`
+	Reverted   int `json:"reverted,omitempty"`
 }
 
 // Target is the outcome of one target.
@@ -77,11 +100,12 @@ type Target struct {
 	Name        string      `json:"name"`
 	Wave        string      `json:"wave,omitempty"`
 	Status      Status      `json:"status"`
-	FromVersion int64       `json:"from_version"`
-	ToVersion   int64       `json:"to_version"`
+	FromVersion *int64      `json:"from_version"` // null: never read (unreachable, locked, skipped, cancelled first)
+	ToVersion   *int64      `json:"to_version"`   // null: never read, or could not be read back (the error says why)
 	Applied     []Migration `json:"applied,omitempty"`
 	Pending     []Migration `json:"pending,omitempty"`
-	Reverted    []Migration `json:"reverted,omitempty"` // undone by compensation or --rollback-on-halt
+	Reverted    []Migration `json:"reverted,omitempty"` // undone by down, compensation or --rollback-on-halt
+	Revert      []Migration `json:"revert,omitempty"`   // plan --to below the target's version: the downs that would run, newest first
 	Attempts    int         `json:"attempts,omitempty"` // transaction attempts, when retried after a lock timeout or deadlock
 	Findings    []Finding   `json:"findings,omitempty"` // drift; adopt: the differences a forced adoption accepted, or why one was refused
 	// ManagedBy names who manages a target the tool does not (yet):
@@ -97,6 +121,18 @@ type Target struct {
 	Forced     bool   `json:"forced,omitempty"`
 	Error      *Error `json:"error,omitempty"`
 	DurationMS int64  `json:"duration_ms"`
+}
+
+// V makes a version field: report.V(4).
+func V(n int64) *int64 { return &n }
+
+// VersionText renders a version field for people: the number, or "?" when
+// it was never read.
+func VersionText(v *int64) string {
+	if v == nil {
+		return "?"
+	}
+	return strconv.FormatInt(*v, 10)
 }
 
 // Finding is one way a target differs from what the migration set says.
@@ -190,6 +226,8 @@ func Summarize(targets []Target) Summary {
 			s.Drifted++
 		case StatusError:
 			s.Errors++
+		case StatusReverted:
+			s.Reverted++
 		}
 	}
 	return s

@@ -38,12 +38,12 @@ func WriteTargets(w io.Writer, f Format, list []TargetInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tLABELS\tDSN\tDEFINED AT")
 	for _, t := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, labelString(t.Labels), t.DSN, t.Origin)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cell(t.Name), cell(labelString(t.Labels)), cell(t.DSN), cell(t.Origin))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%d targets\n", len(list))
+	_, err := fmt.Fprintf(w, "\n%s\n", Plural(len(list), "target"))
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // printable drops what no report format can carry: control characters other
@@ -22,6 +23,51 @@ func printable(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// escape makes text from a server, a fleet file or a migration set safe for
+// a terminal: every control character except newline and tab is written as
+// a Go escape (\x1b, \r, \u009b), and invalid UTF-8 as \ufffd, so the text
+// stays readable and nothing in it can move the cursor, recolour the
+// screen or rewrite a line already printed.
+func escape(s string) string {
+	return escapeExcept(s, "\n\t")
+}
+
+// cell escapes a one-line value (a name, a label, a table cell): newlines
+// and tabs are escaped too, so they cannot break a row.
+func cell(s string) string {
+	return escapeExcept(s, "")
+}
+
+func escapeExcept(s, keep string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || r == 0x2028 || r == 0x2029 {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			b.WriteString(`\ufffd`)
+		case strings.ContainsRune(keep, r):
+			b.WriteRune(r)
+		case unicode.IsControl(r) || r == 0x2028 || r == 0x2029:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // statusMeanings says, for the statuses that need explaining, what happened
@@ -95,7 +141,7 @@ func outcomeLines(t Target) []string {
 	if t.Error != nil || len(t.Reverted) > 0 {
 		// Where the target stands now: to_version is re-read from the
 		// database, so a failed target shows how far it got.
-		lines = append(lines, fmt.Sprintf("from_version: %d, to_version: %d", t.FromVersion, t.ToVersion))
+		lines = append(lines, fmt.Sprintf("from_version: %s, to_version: %s", VersionText(t.FromVersion), VersionText(t.ToVersion)))
 	}
 	for _, f := range t.Findings {
 		lines = append(lines, findingLine(f))

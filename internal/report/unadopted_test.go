@@ -17,7 +17,7 @@ func TestUnadoptedTarget(t *testing.T) {
 			Error: &Error{Class: "unadopted", Message: "managed by golang-migrate at version 2: run `orchestrator adopt`"}},
 		{Name: "globex", Status: StatusUnadopted, ManagedBy: "manual",
 			Error: &Error{Class: "unadopted", Message: "holds tables but no version table: run `orchestrator adopt`"}},
-		{Name: "initech", Status: StatusUpToDate, FromVersion: 4, ToVersion: 4},
+		{Name: "initech", Status: StatusUpToDate, FromVersion: V(4), ToVersion: V(4)},
 	})
 	if r.OK() {
 		t.Error("a report with unadopted targets is OK")

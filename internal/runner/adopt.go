@@ -99,7 +99,7 @@ func (r *Runner) adoptTarget(ctx context.Context, t fleet.Target, log *slog.Logg
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
 	b := st.book
-	res.FromVersion, res.ToVersion = st.current, st.current
+	res.FromVersion, res.ToVersion = report.V(st.current), report.V(st.current)
 	stated := o.Version >= 0
 	claim, replace, search := o.Version, false, false
 	switch b.Manager() {
@@ -193,7 +193,7 @@ func (r *Runner) adoptTarget(ctx context.Context, t fleet.Target, log *slog.Logg
 		res.Error = toReportError(t, fmt.Errorf("adoption committed, but the version could not be read back: %w", err))
 		return res
 	}
-	res.ToVersion = v
+	res.ToVersion = report.V(v)
 	return res
 }
 

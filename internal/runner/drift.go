@@ -81,7 +81,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 			others[t.Name] = un
 		}
 		mu.Unlock()
-		return report.Target{Status: report.StatusClean, FromVersion: st.Version, ToVersion: st.Version}
+		return report.Target{Status: report.StatusClean, FromVersion: report.V(st.Version), ToVersion: report.V(st.Version)}
 	})
 	if len(states) == 0 || ctx.Err() != nil {
 		return rep
@@ -103,6 +103,11 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		if len(res.Findings) > 0 {
 			res.Status = report.StatusDrifted
 		}
+		log := r.log.With("target", res.Name)
+		if res.Wave != "" {
+			log = log.With("wave", res.Wave)
+		}
+		logResult(log, *res)
 	}
 	rep.DurationMS += time.Since(t0).Milliseconds()
 	rep.Summary = report.Summarize(rep.Targets)

@@ -166,7 +166,20 @@ func toReportError(t fleet.Target, err error) *report.Error {
 	e.Message = t.Scrub(e.Message)
 	e.Detail = t.Scrub(e.Detail)
 	e.Hint = t.Scrub(e.Hint)
+	e.Remedy = classRemedies[e.Class]
 	return e
+}
+
+// classRemedies say what to do about failures that are not the
+// migrations' fault, so every failed target carries a next step.
+var classRemedies = map[string]string{
+	ClassUnreachable: "the server did not answer: check that it is up and that this host can reach it " +
+		"(host, port and sslmode in the target's DSN, firewalls, --connect-timeout), then run again",
+	ClassAuth: "the server refused the login: check the user and password of the target's DSN " +
+		"(and the variable it comes from) and the server's pg_hba.conf, then run again",
+	ClassMissingDatabase: "the database does not exist on that server: create it, or fix the database name in the target's DSN or remove the target",
+	ClassLocked: "another run (named under blocked by) holds the target: let it finish and run again, " +
+		"or raise --lock-wait; a stuck session can be ended with pg_terminate_backend(pid)",
 }
 
 // lineOf converts PostgreSQL's error position (1-based, in characters) in

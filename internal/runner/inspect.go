@@ -134,7 +134,10 @@ func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int6
 	if un := r.unadopted(st); un != nil {
 		return *un
 	}
-	res := report.Target{FromVersion: st.current, ToVersion: st.current}
+	if planned && to < st.current {
+		return r.describeDown(ctx, t, st, to, o)
+	}
+	res := report.Target{FromVersion: report.V(st.current), ToVersion: report.V(st.current)}
 	pending, err := pendingUp(r.set, st, to)
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
@@ -158,7 +161,7 @@ func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int6
 		res.Pending = append(res.Pending, pm)
 	}
 	if planned {
-		res.ToVersion = pending[len(pending)-1].Version
+		res.ToVersion = report.V(pending[len(pending)-1].Version)
 	}
 	return res
 }

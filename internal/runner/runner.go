@@ -98,9 +98,9 @@ type Runner struct {
 	pool           pool // sessions shared by the schema-per-tenant targets of a database
 	sharedSchemas  []string
 
-	poolerMu sync.Mutex
-	poolers  map[string]bool // per DSN: reached through a transaction pooler
-	keepMigrate    bool // keep golang-migrate's table in step where it exists
+	poolerMu    sync.Mutex
+	poolers     map[string]bool // per DSN: reached through a transaction pooler
+	keepMigrate bool            // keep golang-migrate's table in step where it exists
 }
 
 // New checks opts and returns a Runner.
@@ -258,7 +258,11 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 				failures++
 				mu.Unlock()
 			}
-			logResult(log, res)
+			if res.Status != report.StatusClean {
+				// clean is drift's provisional word until the
+				// comparison: drift logs the final status itself.
+				logResult(log, res)
+			}
 			r.observe.TargetFinished(res)
 			return nil
 		})
@@ -269,8 +273,8 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 		if name == "" {
 			name = "the run"
 		}
-		return results, fmt.Sprintf("rollout halted: %d target(s) of %s failed, more than its max_failures of %s (%d of %d targets)",
-			failures, name, w.MaxFailures, allowed, len(w.Targets))
+		return results, fmt.Sprintf("rollout halted: %s of %s failed, more than its max_failures of %s (%d of %d targets)",
+			report.Plural(failures, "target"), name, w.MaxFailures, allowed, len(w.Targets))
 	}
 	return results, ""
 }
@@ -280,6 +284,9 @@ func (r *Runner) notStartedIn(ctx context.Context, t fleet.Target, w Wave, halte
 	if halted && ctx.Err() == nil {
 		res.Status = report.StatusSkipped
 		res.Error = &report.Error{Class: ClassHalted, Message: "not started: the wave exceeded its max_failures"}
+		if w.Name == "" {
+			res.Error.Message = "not started: the run exceeded its max_failures"
+		}
 	}
 	res.Wave = w.Name
 	return res
@@ -302,10 +309,16 @@ func (r *Runner) rollBackApplied(ctx context.Context, targets []fleet.Target, re
 		t, res := targets[i], &results[i]
 		g.Go(func() error {
 			log := r.log.With("target", t.Name)
-			from := res.FromVersion
+			from := *res.FromVersion
 			undo := r.migrateTarget(ctx, t, log, func(st state) ([]step, error) { return r.stepsDown(st, from) })
 			res.Reverted = undo.Applied
 			res.ToVersion = undo.ToVersion
+			if res.ToVersion == nil {
+				// The undo ended before it read the target (interrupted,
+				// locked, unreachable): where the target stands is read
+				// again, or left unknown with the reason.
+				res.ToVersion, undo.Error = r.rereadVersion(ctx, t, undo.Error)
+			}
 			switch undo.Status {
 			case report.StatusApplied, report.StatusUpToDate:
 				res.Status = report.StatusRolledBack
@@ -325,12 +338,33 @@ func (r *Runner) rollBackApplied(ctx context.Context, targets []fleet.Target, re
 	_ = g.Wait()
 }
 
+// rereadVersion reads a target's version on a fresh session, detached from
+// cancellation; when that fails too, the version stays unknown and the
+// reason joins the error.
+func (r *Runner) rereadVersion(ctx context.Context, t fleet.Target, e *report.Error) (*int64, *report.Error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	sess, err := r.open(rctx, t, true)
+	if err == nil {
+		defer sess.close()
+		var v int64
+		if v, err = currentVersion(rctx, sess.conn); err == nil {
+			return report.V(v), e
+		}
+	}
+	if e == nil {
+		e = &report.Error{Class: ClassOther, Message: "--rollback-on-halt could not roll this target back"}
+	}
+	e.Remedy = joinRemedy(e.Remedy, "the target's version could not be read back ("+t.Scrub(err.Error())+"): check goose_db_version on it")
+	return nil, e
+}
+
 func notStarted(t fleet.Target, s report.Status) report.Target {
 	return report.Target{Name: t.Name, Status: s}
 }
 
 func logResult(log *slog.Logger, t report.Target) {
-	attrs := []any{"status", string(t.Status), "from", t.FromVersion, "to", t.ToVersion, "ms", t.DurationMS}
+	attrs := []any{"status", string(t.Status), "from", report.VersionText(t.FromVersion), "to", report.VersionText(t.ToVersion), "ms", t.DurationMS}
 	if t.Error != nil {
 		attrs = append(attrs, "error", t.Error.Message)
 		if t.Error.SQLState != "" {

@@ -32,8 +32,12 @@ func (r *Runner) syncMigrate(b ledger.State) bool {
 func (r *Runner) unadopted(st state) *report.Target {
 	b := st.book
 	claim := b.MigrateClaim()
-	res := &report.Target{Status: report.StatusUnadopted, FromVersion: st.current, ToVersion: st.current,
-		ManagedBy: string(ledger.ManagedByGolangMigrate), ClaimedVersion: &claim}
+	res := &report.Target{Status: report.StatusUnadopted, ManagedBy: string(ledger.ManagedByGolangMigrate), ClaimedVersion: &claim}
+	if st.initialized {
+		// goose's table says something too (it disagrees with golang-migrate's);
+		// without it the tool has no version of its own to report.
+		res.FromVersion, res.ToVersion = report.V(st.current), report.V(st.current)
+	}
 	var msg string
 	switch b.Manager() {
 	case ledger.ManagedByTool:

@@ -13,6 +13,7 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
+	"github.com/orchestrator-dev/orchestrator/internal/sqlscan"
 )
 
 // Up brings every target to version to (the set's latest when to < 0).
@@ -87,7 +88,11 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		if errors.Is(err, errLocked) {
 			status = report.StatusLocked
 		}
-		return r.failure(ctx, t, res, status, err)
+		res = r.failure(ctx, t, res, status, err)
+		if status == report.StatusLocked {
+			res.Error.BlockedBy = t.Scrub(lockHolder(ctx, sess.conn, lockKeyFor(t)))
+		}
+		return res
 	}
 	// The lock, the versions and (in the common case) the whole batch live
 	// in one transaction.
@@ -99,7 +104,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		ex.rollback(ctx)
 		return *un // another tool's or a person's: never re-run its migrations
 	}
-	res.FromVersion, res.ToVersion = st.current, st.current
+	res.FromVersion, res.ToVersion = report.V(st.current), report.V(st.current)
 	steps, err := plan(st)
 	if err != nil {
 		ex.rollback(ctx)
@@ -151,7 +156,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 			return *un
 		}
 		ex.tables = r.have(st)
-		res.FromVersion, res.ToVersion = st.current, st.current
+		res.FromVersion, res.ToVersion = report.V(st.current), report.V(st.current)
 		if steps, err = plan(st); err != nil {
 			return r.failure(ctx, t, res, report.StatusFailed, err)
 		}
@@ -175,7 +180,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 			res.Error = toReportError(t, fmt.Errorf("migrations committed, but the version could not be read back: %w", err))
 			return res
 		}
-		res.ToVersion = v
+		res.ToVersion = report.V(v)
 		return res
 	}
 
@@ -202,15 +207,16 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		}
 	}
 	if v, err := r.readBack(ctx, t, sess); err != nil {
+		res.ToVersion = nil
 		// The transaction's fate is unknown to us: say so rather than claim
 		// a rollback we could not confirm.
 		status = report.StatusFailed
 		remedy = joinRemedy(remedy, "the target's version could not be read back after the failure: check "+ledger.VersionTable+" on it before running again")
 	} else {
-		res.ToVersion = v
-		if v != res.FromVersion && remedy == "" {
+		res.ToVersion = report.V(v)
+		if v != *res.FromVersion && remedy == "" {
 			status = report.StatusFailed
-			remedy = fmt.Sprintf("the target is at version %d, not back at %d: check %s and the schema", v, res.FromVersion, ledger.VersionTable)
+			remedy = fmt.Sprintf("the target is at version %d, not back at %d: check %s and the schema", v, *res.FromVersion, ledger.VersionTable)
 		}
 	}
 	if status == report.StatusRolledBack && interrupted(ctx) {
@@ -224,7 +230,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		res.Status = report.StatusFailed
 	}
 	res.Error.Remedy = joinRemedy(res.Error.Remedy, remedy)
-	res.Error.BlockedBy = t.Scrub(out.blocked)
+	res.Error.BlockedBy = t.Scrub(sqlscan.MaskLiterals(out.blocked))
 	return res
 }
 

@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,7 +53,10 @@ func Scaffold(dir string, layout Layout, existing *Set, name string, now time.Ti
 	if existing != nil && len(existing.Migrations) > 0 {
 		layout = existing.Layout
 	}
-	version, width := nextVersion(existing, now)
+	version, width, err := nextVersion(existing, now)
+	if err != nil {
+		return nil, err
+	}
 	base := fmt.Sprintf("%0*d_%s", width, version, slug)
 
 	var files []struct{ name, text string }
@@ -107,11 +111,14 @@ func writeNew(path, text string) error {
 
 // nextVersion returns the version after the highest of set, and the number
 // of digits to write it with.
-func nextVersion(set *Set, now time.Time) (version int64, width int) {
+func nextVersion(set *Set, now time.Time) (version int64, width int, err error) {
 	if set == nil || len(set.Migrations) == 0 {
-		return 1, 3
+		return 1, 3, nil
 	}
 	last := set.Migrations[len(set.Migrations)-1]
+	if last.Version == math.MaxInt64 {
+		return 0, 0, fmt.Errorf("%s has the highest version there is (%d): no version can follow it; renumber the set or start a new one", last.Name, last.Version)
+	}
 	width = max(3, len(last.Name)-len(strings.TrimLeft(last.Name, "0123456789")))
 	version = last.Version + 1
 	if last.Version >= timestampVersion {
@@ -121,7 +128,7 @@ func nextVersion(set *Set, now time.Time) (version int64, width int) {
 		}
 		width = max(width, len(stamp))
 	}
-	return version, width
+	return version, width, nil
 }
 
 // snakeName turns name into the snake_case part of a file name: runs of

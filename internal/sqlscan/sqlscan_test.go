@@ -41,3 +41,21 @@ func TestDollarTag(t *testing.T) {
 		}
 	}
 }
+
+func TestMaskLiterals(t *testing.T) {
+	cases := map[string]string{
+		`ALTER ROLE app PASSWORD 'hunter2'`:                                    `ALTER ROLE app PASSWORD '...'`,
+		`SELECT 'a''b', "col'x", E'x\'y' FROM t`:                               `SELECT '...', "col'x", E'...' FROM t`,
+		`INSERT INTO t VALUES ($$secret$$, $f$x$f$, $1)`:                       `INSERT INTO t VALUES ('...', '...', $1)`,
+		`SELECT 1 -- it's a comment` + "\n" + `, 'v'`:                          `SELECT 1 -- it's a comment` + "\n" + `, '...'`,
+		`UPDATE users SET token = 'abc`:                                        `UPDATE users SET token = '...'`,
+		`SELECT U&'d\0061t' , X'1F', name FROM "weird""tbl"`:                   `SELECT U&'...' , X'...', name FROM "weird""tbl"`,
+		`SELECT a$b FROM t WHERE x = 'y'`:                                      `SELECT a$b FROM t WHERE x = '...'`,
+		`pid 42 (psql): ALTER ROLE x PASSWORD 's3cr3t'; pid 7 (app): SELECT 1`: `pid 42 (psql): ALTER ROLE x PASSWORD '...'; pid 7 (app): SELECT 1`,
+	}
+	for in, want := range cases {
+		if got := MaskLiterals(in); got != want {
+			t.Errorf("MaskLiterals(%q)\n got %q\nwant %q", in, got, want)
+		}
+	}
+}
