@@ -355,7 +355,7 @@ func (r *Runner) rereadVersion(ctx context.Context, t fleet.Target, e *report.Er
 	if e == nil {
 		e = &report.Error{Class: ClassOther, Message: "--rollback-on-halt could not roll this target back"}
 	}
-	e.Remedy = joinRemedy(e.Remedy, "the target's version could not be read back ("+t.Scrub(err.Error())+"): check goose_db_version on it")
+	e.Remedy = joinRemedy(e.Remedy, "the target's version could not be read back ("+t.Scrub(err.Error())+"): check "+ledger.VersionTable+" on it")
 	return nil, e
 }
 
