@@ -351,20 +351,6 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 	return p, err
 }
 
-// loadFleet reads the fleet offline (its discover sources are not asked)
-// and narrows it to the selected targets and shard.
-func loadFleet(o runOptions) (*fleet.Fleet, error) {
-	sel, err := parseSelection(o)
-	if err != nil {
-		return nil, err
-	}
-	fl, err := readFleet(o)
-	if err != nil {
-		return nil, err
-	}
-	return sel.apply(fl)
-}
-
 // resolveFleet reads the fleet, asks its discover sources for their
 // targets, and narrows the result to the selected targets and shard. Every
 // input is checked before discovery opens its first connection; selection

@@ -27,9 +27,10 @@ func (l *linter) collectIgnores(file, text string, first int, span stmtSpan) {
 	}
 	line := first
 	for raw := range strings.Lines(text) {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(raw), "--")
-		if rest, ok = strings.CutPrefix(strings.TrimSpace(rest), ignoreMarker); ok {
-			l.parseIgnore(file, line, rest, span)
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(raw), "--"); ok {
+			if rest, ok = strings.CutPrefix(strings.TrimSpace(rest), ignoreMarker); ok {
+				l.parseIgnore(file, line, rest, span)
+			}
 		}
 		line++
 	}

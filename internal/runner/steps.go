@@ -45,13 +45,6 @@ type step struct {
 	down bool
 }
 
-func (s step) sql() string {
-	if s.down {
-		return s.m.Down
-	}
-	return s.m.Up
-}
-
 func (s step) noTx() bool {
 	if s.down {
 		return s.m.DownNoTx
