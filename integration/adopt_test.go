@@ -111,7 +111,7 @@ func TestAdoptFromGolangMigrateAndPsql(t *testing.T) {
 	})
 
 	t.Run("up and plan --verify touch nothing on unadopted targets", func(t *testing.T) {
-		for _, args := range [][]string{{"up"}, {"plan", "--verify"}, {"down", "--to", "0"}} {
+		for _, args := range [][]string{{"up"}, {"plan", "--verify"}, {"down", "--to", "0", "--yes"}} {
 			res := runCLI(t, nil, append(args, "--fleet", fleetFile, "--format", "json")...)
 			if res.code != 1 {
 				t.Fatalf("%v: exit %d, want 1\n%s\n%s", args, res.code, res.stdout, res.stderr)
@@ -233,7 +233,7 @@ func TestAdoptFromGolangMigrateAndPsql(t *testing.T) {
 	})
 
 	t.Run("down and up keep golang-migrate in step", func(t *testing.T) {
-		res := runCLI(t, nil, "down", "--fleet", f.file(t, "m2"), "--to", "1", "--format", "json")
+		res := runCLI(t, nil, "down", "--fleet", f.file(t, "m2"), "--to", "1", "--yes", "--format", "json")
 		if res.code != 0 {
 			t.Fatalf("down: exit %d\n%s", res.code, res.stderr)
 		}

@@ -90,7 +90,7 @@ func TestPromiseWrappedFiles(t *testing.T) {
 		if res.code != 2 || !strings.Contains(res.stdout, file+":2") || !strings.Contains(res.stdout, "COMMIT") {
 			t.Errorf("validate: exit %d, want 2 naming %s:2\n%s\n%s", res.code, file, res.stdout, res.stderr)
 		}
-		for _, cmd := range [][]string{{"up"}, {"plan"}, {"plan", "--verify"}, {"status"}, {"drift"}, {"down", "--to", "0"}} {
+		for _, cmd := range [][]string{{"up"}, {"plan"}, {"plan", "--verify"}, {"status"}, {"drift"}, {"down", "--to", "0", "--yes"}} {
 			args := append(cmd, "--fleet", fleetPath, "--migrations", dir, "--quiet")
 			res := runCLI(t, nil, args...)
 			if res.code != 2 || !strings.Contains(res.stderr, "004_stray.up.sql:2") {

@@ -166,7 +166,10 @@ func toReportError(t fleet.Target, err error) *report.Error {
 	e.Message = t.Scrub(e.Message)
 	e.Detail = t.Scrub(e.Detail)
 	e.Hint = t.Scrub(e.Hint)
-	e.Remedy = classRemedies[e.Class]
+	if e.Remedy == "" {
+		e.Remedy = classRemedies[e.Class]
+	}
+	e.Remedy = t.Scrub(e.Remedy)
 	return e
 }
 
