@@ -167,6 +167,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 			},
 		},
 	}
+	app.Commands = append(app.Commands, execCommand(func(c *cli.Context) runOptions { return bindRun(c, stdout, stderr, lookup) }))
 	app.Commands = append(app.Commands, completionCommand(stdout))
 	for _, c := range app.Commands {
 		// A bad flag value is an error on stderr (exit 2), not a help page

@@ -50,7 +50,7 @@ func targetFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "select", Usage: "only targets whose labels match key=value[,key=value] (repeatable: any may match)"},
 		&cli.StringSliceFlag{Name: "target", Usage: "only targets whose name matches this glob (repeatable: any may match)"},
 		&cli.StringFlag{Name: "shard", Usage: "i/n: run the i-th of n stable shards of the selected targets (n alone: i from JOB_COMPLETION_INDEX)"},
-		&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout format: table, json, junit or markdown"},
+		&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout format: table, json, junit, markdown or csv"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug logs on stderr"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only warnings and errors on stderr"},
 	}

@@ -19,10 +19,11 @@ const (
 	FormatJSON     Format = "json"
 	FormatJUnit    Format = "junit"    // JUnit XML for CI test reporters, one test case per target
 	FormatMarkdown Format = "markdown" // GitHub-flavoured markdown for a pull-request comment
+	FormatCSV      Format = "csv"      // comma-separated rows: exec's rows, else one line per target
 )
 
 // Formats lists the accepted --format values.
-var Formats = []Format{FormatTable, FormatJSON, FormatJUnit, FormatMarkdown}
+var Formats = []Format{FormatTable, FormatJSON, FormatJUnit, FormatMarkdown, FormatCSV}
 
 // ParseFormat checks a --format value.
 func ParseFormat(s string) (Format, error) {
@@ -40,7 +41,12 @@ func ParseFormat(s string) (Format, error) {
 
 // Write renders r in format f.
 func Write(w io.Writer, f Format, r *Report) error {
+	if r.Command == CommandExec && (f == FormatTable || f == FormatMarkdown || f == FormatCSV) {
+		return writeExec(w, f, r)
+	}
 	switch f {
+	case FormatCSV:
+		return WriteCSV(w, r)
 	case FormatJSON:
 		return WriteJSON(w, r)
 	case FormatTable:
@@ -90,7 +96,9 @@ func WriteTable(w io.Writer, r *Report) error {
 		return err
 	}
 	writeDetails(w, r)
+	writeRehearsal(w, r.Rehearse)
 	writeFindings(w, r)
+	writeWaves(w, r.Waves)
 	var errs []string
 	for _, t := range r.Targets {
 		if t.Error != nil {
@@ -215,6 +223,9 @@ func writeDetails(w io.Writer, r *Report) {
 			if m.DurationMS != nil {
 				line += " in " + formatMS(*m.DurationMS)
 			}
+			if l := lockLine(m.Locks); l != "" {
+				line += "; strongest lock: " + l
+			}
 			fmt.Fprintln(w, line)
 			for _, s := range m.Statements {
 				fmt.Fprintf(w, "    %s;\n", strings.ReplaceAll(s, "\n", "\n    "))
@@ -267,6 +278,7 @@ func summaryLine(s Summary) string {
 	add(s.Cancelled, "cancelled")
 	add(s.Clean, "clean")
 	add(s.Drifted, "drifted")
+	add(s.OK, "ok")
 	if s.Errors == 1 {
 		add(s.Errors, "error")
 	} else {

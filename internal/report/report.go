@@ -29,6 +29,7 @@ const (
 	StatusClean      Status = "clean"       // drift: the target is what the migration set says
 	StatusDrifted    Status = "drifted"     // drift: findings below
 	StatusError      Status = "error"       // drift: the target could not be inspected
+	StatusOK         Status = "ok"          // exec: the query ran and its rows are in the report
 )
 
 // Failed reports whether s makes a run exit non-zero.
@@ -50,7 +51,15 @@ type Report struct {
 	DurationMS    int64     `json:"duration_ms"`
 	Summary       Summary   `json:"summary"`
 	Notes         []string  `json:"notes,omitempty"` // run-wide remarks, e.g. how drift built its reference
-	Targets       []Target  `json:"targets"`
+	// Wave and Shard say which part of the fleet a run of one wave (up
+	// --wave) covered, so its reports can be merged and checked before the
+	// next wave starts. Waves records each wave's failures against its
+	// budget. See waves.go.
+	Wave     string       `json:"wave,omitempty"`
+	Shard    *Shard       `json:"shard,omitempty"`
+	Waves    []WaveResult `json:"waves,omitempty"`
+	Rehearse *Rehearsal   `json:"rehearsal,omitempty"` // plan --verify: the fleet's worst tenants
+	Targets  []Target     `json:"targets"`
 }
 
 // Summary counts targets by status. The first seven counts are always
@@ -68,6 +77,7 @@ type Summary struct {
 	Clean      int `json:"clean,omitempty"`
 	Drifted    int `json:"drifted,omitempty"`
 	Errors     int `json:"error,omitempty"`
+	OK         int `json:"ok,omitempty"`
 }
 
 // Target is the outcome of one target.
@@ -83,6 +93,9 @@ type Target struct {
 	Attempts    int         `json:"attempts,omitempty"` // transaction attempts, when retried after a lock timeout or deadlock
 	Findings    []Finding   `json:"findings,omitempty"` // drift
 	Error       *Error      `json:"error,omitempty"`
+	Rows        *Rows       `json:"rows,omitempty"`       // exec: what the query returned
+	SizeBytes   *int64      `json:"size_bytes,omitempty"` // waves with an order: the size the order used
+	StartedAt   *time.Time  `json:"started_at,omitempty"` // when work on the target began
 	DurationMS  int64       `json:"duration_ms"`
 }
 
@@ -111,6 +124,7 @@ type Migration struct {
 	DurationMS *int64   `json:"duration_ms,omitempty"`
 	Statements []string `json:"statements,omitempty"` // plan --sql: what would run, in order
 	Note       string   `json:"note,omitempty"`       // plan --verify: rehearsed, or why not
+	Locks      []Lock   `json:"locks,omitempty"`      // plan --verify: relation locks held after the migration ran
 }
 
 // Error describes why a target did not succeed. Message never contains a DSN
@@ -175,6 +189,8 @@ func Summarize(targets []Target) Summary {
 			s.Drifted++
 		case StatusError:
 			s.Errors++
+		case StatusOK:
+			s.OK++
 		}
 	}
 	return s
