@@ -202,7 +202,7 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 		}
 	}
 	for _, wt := range fleet.AssignWaves(fl.Targets, fl.Waves) {
-		w := runner.Wave{Name: wt.Wave.Name, Targets: wt.Targets, MaxFailures: wt.Wave.MaxFailures}
+		w := runner.Wave{Name: wt.Wave.Name, Targets: wt.Targets, MaxFailures: wt.Wave.MaxFailures, Order: wt.Wave.Order}
 		if o.maxFailures != "" {
 			w.MaxFailures = budget // the flag overrides every wave's budget
 		}

@@ -516,7 +516,7 @@ waves:
 fleet.yaml:7: unknown key "max_failure" in waves[0] (did you mean "max_failures"?)
 fleet.yaml:9: unknown key "labels" in waves[1] (did you mean "select"?)
 fleet.yaml:10: unknown key "budget" in waves[1] (did you mean "max_failures"?)
-fleet.yaml:12: unknown key "retries" in waves[2] (known keys: name, select, max_failures)`,
+fleet.yaml:12: unknown key "retries" in waves[2] (known keys: name, select, max_failures, order)`,
 		},
 		{
 			name: "wave select not a mapping of scalars",
