@@ -42,9 +42,10 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				Usage:     "apply pending migrations to every target, atomically per target",
 				UsageText: "orchestrator up --fleet fleet.yaml [--to V] [--parallel N] [--format table|json] [--report FILE]",
 				Description: "Example:\n   orchestrator up --fleet fleet.yaml --parallel 16 --report up.json\n" +
-					"   orchestrator up --dsn postgres://app@localhost:5432/acme",
-				Flags: append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
-					toFlag("version to migrate to (default: the latest in the set)")),
+					"   orchestrator up --dsn postgres://app@localhost:5432/acme\n" +
+					"   orchestrator up --fleet fleet.yaml --wave everyone --shard 1/4 --after canary.json --report everyone-1.json",
+				Flags: append(append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
+					toFlag("version to migrate to (default: the latest in the set)")), waveFlags()...),
 				Action: func(c *cli.Context) error { return runUp(c.Context, bindRun(c, stdout, stderr, lookup)) },
 			},
 			{
@@ -53,7 +54,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				UsageText:   "orchestrator down --fleet fleet.yaml --to V",
 				Description: "--to is required: 0 reverts everything.\nExample:\n   orchestrator down --fleet fleet.yaml --to 2 --report down.json",
 				Flags: append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
-					&cli.Int64Flag{Name: "to", Usage: "version to roll back to (required; 0 reverts everything)"}),
+					&cli.Int64Flag{Name: "to", Usage: "version to roll back to (required unless --undo; 0 reverts everything)"}, undoFlag()),
 				Action: func(c *cli.Context) error { return runDown(c.Context, bindRun(c, stdout, stderr, lookup)) },
 			},
 			{

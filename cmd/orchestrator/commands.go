@@ -33,6 +33,9 @@ type prepared struct {
 }
 
 func runUp(ctx context.Context, o runOptions) error {
+	if o.wave != "" || len(o.after) > 0 {
+		return runUpWave(ctx, o)
+	}
 	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
@@ -41,8 +44,11 @@ func runUp(ctx context.Context, o runOptions) error {
 }
 
 func runDown(ctx context.Context, o runOptions) error {
+	if len(o.undo) > 0 {
+		return runUndo(ctx, o)
+	}
 	if !o.toSet {
-		return usagef("down needs --to V: the version to roll back to (0 reverts everything)")
+		return usagef("down needs --to V: the version to roll back to (0 reverts everything), or --undo REPORT.json")
 	}
 	p, err := prepare(ctx, o)
 	if err != nil {

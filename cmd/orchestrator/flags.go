@@ -27,6 +27,9 @@ type runOptions struct {
 	rollbackHalt  bool
 	retries       int
 	retriesSet    bool
+	wave          string   // up --wave
+	after         []string // up --after
+	undo          []string // down --undo
 	verbose       bool
 	quiet         bool
 	stdout        io.Writer
@@ -109,6 +112,7 @@ func bindRun(c *cli.Context, stdout, stderr io.Writer, lookup env) runOptions {
 	o.txMode = c.String("tx-mode")
 	o.maxFailures = c.String("max-failures")
 	o.rollbackHalt = c.Bool("rollback-on-halt")
+	o.wave, o.after, o.undo = c.String("wave"), c.StringSlice("after"), c.StringSlice("undo")
 	if c.IsSet("retries") {
 		o.retries, o.retriesSet = c.Int("retries"), true
 	}

@@ -62,7 +62,7 @@ func (w WaveResult) Reason() string {
 	if !w.Halted {
 		return ""
 	}
-	return fmt.Sprintf("wave %s: %d of its %d target(s) failed, more than its max_failures of %s (%d)",
+	return fmt.Sprintf("wave %s: %d of its %d target(s) failed, more than its max_failures of %s (%d allowed)",
 		w.Name, w.Failures, w.Targets, w.MaxFailures, *w.Allowed)
 }
 
