@@ -35,7 +35,7 @@ func TestMergeWaves(t *testing.T) {
 			if i < failures {
 				s = StatusRolledBack
 			}
-			ts = append(ts, Target{Name: string(rune('a'+failures*10+i)), Status: s, Wave: "everyone"})
+			ts = append(ts, Target{Name: string(rune('a' + failures*10 + i)), Status: s, Wave: "everyone"})
 		}
 		r := New("up", time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), 0, ts)
 		r.Wave = "everyone"
