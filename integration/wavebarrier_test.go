@@ -1,10 +1,13 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 )
@@ -176,10 +179,17 @@ func TestWavesAcrossProcesses(t *testing.T) {
 	})
 }
 
-// adminExecIn runs one statement in database db.
+// adminExecIn runs one statement in database db on a connection of its
+// own, closed at once, so the server's statistics see its effects (a
+// backend flushes them when it ends).
 func adminExecIn(t *testing.T, db, sql string) {
 	t.Helper()
-	if _, err := connectDB(t, db).Exec(t.Context(), sql); err != nil {
+	conn, err := pgx.Connect(t.Context(), dsnFor(t, db, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), sql); err != nil {
 		t.Fatalf("%s in %s: %v", sql, db, err)
 	}
 }

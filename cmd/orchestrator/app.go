@@ -72,9 +72,15 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				Description: "Example:\n   orchestrator plan --fleet fleet.yaml --format json > plan.json\n   orchestrator plan --fleet fleet.yaml --verify   # rehearse on every tenant, then roll back",
 				Flags: append(append([]cli.Flag{}, common...), toFlag("version to plan for (default: the latest in the set)"),
 					&cli.BoolFlag{Name: "sql", Usage: "include the statements each target would run, in order"},
-					&cli.BoolFlag{Name: "verify", Usage: "rehearse: run the pending migrations in a transaction that is always rolled back"}),
+					&cli.BoolFlag{Name: "verify", Usage: "rehearse: run the pending migrations in a transaction that is always rolled back"},
+					maxExclusiveRowsFlag()),
 				Action: func(c *cli.Context) error {
-					return runPlan(c.Context, bindRun(c, stdout, stderr, lookup), c.Bool("sql"), c.Bool("verify"))
+					o := bindRun(c, stdout, stderr, lookup)
+					if c.IsSet(flagMaxExclusiveRows) {
+						v := c.Int64(flagMaxExclusiveRows)
+						o.maxExclusiveRows = &v
+					}
+					return runPlan(c.Context, o, c.Bool("sql"), c.Bool("verify"))
 				},
 			},
 			{

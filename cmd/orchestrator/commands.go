@@ -66,11 +66,15 @@ func runStatus(ctx context.Context, o runOptions) error {
 }
 
 func runPlan(ctx context.Context, o runOptions, withSQL, verify bool) error {
+	if _, err := maxExclusiveRows(o, fleet.Defaults{}, verify); err != nil {
+		return err // before any connection
+	}
 	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
 	}
-	return finish(ctx, o, p.format, p.runner.Plan(ctx, p.fleet.Targets, runner.PlanOptions{To: p.to, SQL: withSQL, Verify: verify}))
+	limit, _ := maxExclusiveRows(o, p.fleet.Defaults, verify)
+	return finish(ctx, o, p.format, p.runner.Plan(ctx, p.fleet.Targets, runner.PlanOptions{To: p.to, SQL: withSQL, Verify: verify, MaxExclusiveRows: limit}))
 }
 
 func runDrift(ctx context.Context, o runOptions, scratch, promPath string) error {
@@ -441,4 +445,19 @@ func finish(ctx context.Context, o runOptions, format report.Format, rep *report
 		return exitError{exitDrift}
 	}
 	return nil
+}
+
+// maxExclusiveRows is the rehearsal's limit: the flag, else the fleet's
+// setting.
+func maxExclusiveRows(o runOptions, d fleet.Defaults, verify bool) (*int64, error) {
+	if o.maxExclusiveRows == nil {
+		return d.MaxExclusiveRows, nil
+	}
+	switch {
+	case !verify:
+		return nil, usagef("--%s needs --verify: only a rehearsal sees the locks", flagMaxExclusiveRows)
+	case *o.maxExclusiveRows < 0:
+		return nil, usagef("--%s must be 0 or more, got %d", flagMaxExclusiveRows, *o.maxExclusiveRows)
+	}
+	return o.maxExclusiveRows, nil
 }

@@ -30,11 +30,13 @@ type runOptions struct {
 	wave          string   // up --wave
 	after         []string // up --after
 	undo          []string // down --undo
-	verbose       bool
-	quiet         bool
-	stdout        io.Writer
-	stderr        io.Writer
-	lookup        env
+	// maxExclusiveRows: plan --max-exclusive-rows; nil when not given.
+	maxExclusiveRows *int64
+	verbose          bool
+	quiet            bool
+	stdout           io.Writer
+	stderr           io.Writer
+	lookup           env
 }
 
 // Duration flags that override the fleet file's defaults.
@@ -125,4 +127,13 @@ func bindRun(c *cli.Context, stdout, stderr io.Writer, lookup env) runOptions {
 		}
 	}
 	return o
+}
+
+// flagMaxExclusiveRows is plan's limit on the rows an ACCESS EXCLUSIVE lock
+// of a rehearsal may cover.
+const flagMaxExclusiveRows = "max-exclusive-rows"
+
+func maxExclusiveRowsFlag() cli.Flag {
+	return &cli.Int64Flag{Name: flagMaxExclusiveRows, DefaultText: "the fleet's max_exclusive_rows, else none",
+		Usage: "with --verify: fail a target where a migration would hold an ACCESS EXCLUSIVE lock on a table of more estimated rows"}
 }

@@ -18,6 +18,10 @@ type Defaults struct {
 	IdleInTransactionTimeout time.Duration // idle_in_transaction_session_timeout; default 10m
 	LockWait                 time.Duration // how long to poll for the per-target advisory lock; default 30s
 	Timeout                  time.Duration // whole per-target budget; default 0 = none
+	// MaxExclusiveRows fails a rehearsal (plan --verify) on a target where a
+	// migration would hold an ACCESS EXCLUSIVE lock on a table of more
+	// estimated rows than this; nil: no limit.
+	MaxExclusiveRows *int64
 }
 
 // BuiltinDefaults returns the settings used where neither the fleet file nor

@@ -32,7 +32,7 @@ targets:
   - name: acme
     dsn: postgres://db1/acme
 `,
-			want: `fleet.yaml:2: unknown key "retries" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout)`,
+			want: `fleet.yaml:2: unknown key "retries" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, max_exclusive_rows)`,
 		},
 		{
 			name: "PostgreSQL setting name suggests ours",
@@ -180,6 +180,16 @@ targets:
 			want: `fleet.yaml:2: defaults.parallelism: "0" is not a positive integer`,
 		},
 		{
+			name: "max_exclusive_rows not a count",
+			src: `defaults:
+  max_exclusive_rows: -5
+targets:
+  - name: acme
+    dsn: postgres://db1/acme
+`,
+			want: `fleet.yaml:2: defaults.max_exclusive_rows: "-5" is not a count of rows (0 or more, like 100000)`,
+		},
+		{
 			name: "parallelism of the wrong kind",
 			src: `defaults:
   parallelism: {max: 4}
@@ -206,7 +216,7 @@ targets:
   - name: acme
     dsn: postgres://db1/acme
 `,
-			want: `fleet.yaml:1: defaults must be a mapping of settings (parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout), got a list`,
+			want: `fleet.yaml:1: defaults must be a mapping of settings (parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, max_exclusive_rows), got a list`,
 		},
 		{
 			name: "malformed YAML",

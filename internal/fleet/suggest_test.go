@@ -36,7 +36,7 @@ func TestUnknownKeyMsg(t *testing.T) {
 		{"transposition", "tiemout", defaultKeys(), `unknown key "tiemout" in defaults (did you mean "timeout"?)`},
 		{"alias", "url", targetKeys(), `unknown key "url" in defaults (did you mean "dsn"?)`},
 		{"alias for another mapping is not suggested", "url", defaultKeys(),
-			`unknown key "url" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout)`},
+			`unknown key "url" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, max_exclusive_rows)`},
 		{"too far", "retries", targetKeys(), `unknown key "retries" in defaults (known keys: name, dsn, labels)`},
 	}
 	for _, tt := range tests {

@@ -265,3 +265,17 @@ func TestParseWaveOrderProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestParseMaxExclusiveRows(t *testing.T) {
+	f, err := parseString(t, "defaults:\n  max_exclusive_rows: ${LIMIT}\ntargets:\n  - name: a\n    dsn: postgres://db/a\n", map[string]string{"LIMIT": "100000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Defaults.MaxExclusiveRows == nil || *f.Defaults.MaxExclusiveRows != 100000 {
+		t.Errorf("max_exclusive_rows = %v", f.Defaults.MaxExclusiveRows)
+	}
+	f, err = parseString(t, "targets:\n  - name: a\n    dsn: postgres://db/a\n", nil)
+	if err != nil || f.Defaults.MaxExclusiveRows != nil {
+		t.Errorf("without the key: %v, %v; want no limit", f.Defaults.MaxExclusiveRows, err)
+	}
+}

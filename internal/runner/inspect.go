@@ -29,6 +29,9 @@ type PlanOptions struct {
 	To     int64 // version to plan for; the set's latest when < 0
 	SQL    bool  // include each pending migration's statements
 	Verify bool  // rehearse: run the pending migrations in a transaction that is always rolled back
+	// MaxExclusiveRows fails a rehearsal that holds an ACCESS EXCLUSIVE lock
+	// on a table of more estimated rows than this; nil: no limit.
+	MaxExclusiveRows *int64
 }
 
 // Plan reports, per target, the migrations up would apply. A plain plan is
@@ -44,12 +47,16 @@ func (r *Runner) Plan(ctx context.Context, targets []fleet.Target, o PlanOptions
 	if !o.Verify {
 		known = r.batchStates(ctx, targets)
 	}
-	return r.run(ctx, "plan", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+	rep := r.run(ctx, "plan", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		if st, ok := known[t.Name]; ok {
 			return r.describe(ctx, t, st, o.To, o, true)
 		}
 		return r.inspectTarget(ctx, t, o.To, o, true)
 	})
+	if o.Verify {
+		rep.Rehearse = report.SummarizeRehearsal(rep.Targets, rehearsalTop, o.MaxExclusiveRows)
+	}
+	return rep
 }
 
 // inspectTarget reads a target's version table without writing. For a
@@ -70,6 +77,9 @@ func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, o 
 	if o.Verify && res.Status == report.StatusPending {
 		pending, _ := pendingUp(r.set, st, to)
 		if err := r.rehearse(ctx, sess.conn, lockKeyFor(t), tables{st.initialized, st.checksums}, pending, res.Pending); err != nil {
+			return r.failure(ctx, t, res, report.StatusFailed, err)
+		}
+		if err := checkExclusiveRows(res.Pending, o.MaxExclusiveRows); err != nil {
 			return r.failure(ctx, t, res, report.StatusFailed, err)
 		}
 	}
@@ -127,6 +137,7 @@ func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have t
 	if err != nil {
 		return err
 	}
+	var locks lockTracker
 	for i, m := range pending {
 		if m.NoTx {
 			out[i].Note = "not rehearsable: NO TRANSACTION migrations cannot run inside the rehearsal's transaction"
@@ -146,6 +157,9 @@ func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have t
 		ms := time.Since(t0).Milliseconds()
 		out[i].DurationMS = &ms
 		out[i].Note = "rehearsed"
+		if out[i].Locks, err = locks.rehearsalLocks(ctx, tx); err != nil {
+			return &MigrationError{Migration: m, Err: err}
+		}
 	}
 	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("roll back rehearsal: %w", err)
