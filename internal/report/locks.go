@@ -115,7 +115,14 @@ func lockLine(locks []Lock) string {
 	if !ok {
 		return ""
 	}
-	return fmt.Sprintf("%s on %s, %s rows", l.Mode, l.Relation, thousands(l.Rows))
+	return fmt.Sprintf("%s on %s, %s", l.Mode, l.Relation, rowsText(l.Rows))
+}
+
+func rowsText(n int64) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return thousands(n) + " rows"
 }
 
 // thousands writes n with comma separators: 5,000.
@@ -146,7 +153,7 @@ func writeRehearsal(w interface{ Write([]byte) (int, error) }, s *Rehearsal) {
 		fmt.Fprintf(w, "  max_exclusive_rows: %s\n", thousands(*s.MaxExclusiveRows))
 	}
 	for _, l := range s.LargestExclusive {
-		fmt.Fprintf(w, "  largest under AccessExclusiveLock: %s: %s on %s, %s rows, %s\n", l.Target, l.Migration, l.Relation, thousands(l.Rows), bytesText(l.Bytes))
+		fmt.Fprintf(w, "  largest under AccessExclusiveLock: %s: %s on %s, %s, %s\n", l.Target, l.Migration, l.Relation, rowsText(l.Rows), bytesText(l.Bytes))
 	}
 	for _, t := range s.Slowest {
 		fmt.Fprintf(w, "  slowest rehearsal: %s: %s\n", t.Target, formatMS(t.DurationMS))
