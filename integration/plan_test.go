@@ -111,7 +111,9 @@ func TestPlanVerify(t *testing.T) {
 		}
 	}
 	conn := connectDB(t, dbs[0])
-	if n := queryInt(t, conn, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`); n != 0 {
+	// Only this test's databases: other tests share the server.
+	if n := queryInt(t, conn, `SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+		WHERE l.locktype = 'advisory' AND d.datname = ANY($1)`, dbs); n != 0 {
 		t.Errorf("%d advisory locks left", n)
 	}
 

@@ -137,13 +137,13 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 			},
 			{
 				Name:      "validate",
-				Usage:     "check the fleet file, the migration set and the migrations' SQL, offline (opens no connection)",
-				UsageText: "orchestrator validate [--fleet FILE] [--migrations DIR] [--strict] [--format table|json]",
-				Description: "Errors exit 2; warnings are listed with file and line and exit 0 unless --strict.\n" +
+				Usage:     "check the fleet file, the migration set and the migrations' SQL, offline (opens no connection unless --probe-versions)",
+				UsageText: "orchestrator validate [--fleet FILE] [--migrations DIR] [--strict] [--since V] [--probe-versions] [--format table|json|junit|markdown|github]",
+				Description: "Errors exit 2; warnings are listed with file and line and exit 0 unless --strict; notes never fail.\n" +
 					"Example:\n   orchestrator validate --fleet fleet.yaml --migrations db/migrations --strict",
-				Flags: append(commonFlags(), &cli.BoolFlag{Name: "strict", Usage: "warnings count as errors (exit 2)"}),
+				Flags: append(commonFlags(), validateFlags()...),
 				Action: func(c *cli.Context) error {
-					return runValidate(c.Context, bindRun(c, stdout, stderr, lookup), c.Bool("strict"))
+					return runValidate(c.Context, bindRun(c, stdout, stderr, lookup), validateOptsFrom(c))
 				},
 			},
 			{

@@ -227,6 +227,7 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 		RollbackOnHalt: o.rollbackHalt,
 		Logger:         newLogger(o),
 		Observer:       newProgress(o),
+		SharedSchemas:  fl.Defaults.SharedSchemas,
 	})
 	return p, err
 }
@@ -390,6 +391,8 @@ func settings(d fleet.Defaults, o runOptions) runner.Settings {
 			s.LockWait = v
 		case flagTimeout:
 			s.Timeout = v
+		case flagStallTimeout:
+			s.StallTimeout = v
 		}
 	}
 	return s

@@ -46,6 +46,7 @@ const (
 	flagConnectTimeout   = "connect-timeout"
 	flagLockWait         = "lock-wait"
 	flagTimeout          = "timeout"
+	flagStallTimeout     = "stall-timeout"
 )
 
 func targetFlags() []cli.Flag {
@@ -71,7 +72,9 @@ func commonFlags() []cli.Flag {
 		&cli.DurationFlag{Name: flagStatementTimeout, DefaultText: "fleet's statement_timeout, else 30m", Usage: "PostgreSQL statement_timeout"},
 		&cli.DurationFlag{Name: flagConnectTimeout, DefaultText: "fleet's connect_timeout, else 10s", Usage: "time to connect to a target"},
 		&cli.DurationFlag{Name: flagLockWait, DefaultText: "fleet's lock_wait, else 30s", Usage: "how long to wait for a target held by another run, then report it locked"},
-		&cli.DurationFlag{Name: flagTimeout, DefaultText: "fleet's timeout, else none", Usage: "whole time budget per target"},
+		&cli.DurationFlag{Name: flagTimeout, DefaultText: "fleet's timeout, else none", Usage: "whole time budget per target, read-back included"},
+		&cli.DurationFlag{Name: flagStallTimeout, DefaultText: "fleet's stall_timeout, else 60s",
+			Usage: "no bytes from a waited-for server this long: ask the server over a second connection, and give up on a stalled path"},
 	)
 }
 
@@ -121,7 +124,7 @@ func bindRun(c *cli.Context, stdout, stderr io.Writer, lookup env) runOptions {
 	if c.IsSet("parallel") {
 		o.parallel = c.Int("parallel")
 	}
-	for _, name := range []string{flagLockTimeout, flagStatementTimeout, flagConnectTimeout, flagLockWait, flagTimeout} {
+	for _, name := range []string{flagLockTimeout, flagStatementTimeout, flagConnectTimeout, flagLockWait, flagTimeout, flagStallTimeout} {
 		if c.IsSet(name) {
 			o.durations[name] = c.Duration(name)
 		}

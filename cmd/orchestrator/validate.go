@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/lint"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
@@ -19,28 +21,58 @@ import (
 )
 
 // Rules of the findings validate adds to the lint's: a fleet file or a
-// migration set that cannot be used at all.
+// migration set that cannot be used at all, a server --probe-versions could
+// not ask.
 const (
 	ruleFleet        = "fleet"
 	ruleMigrationSet = "migration-set"
+	ruleProbe        = "probe-versions"
 )
+
+// validateOpts are validate's own flags.
+type validateOpts struct {
+	strict bool  // warnings count as errors
+	since  int64 // lint only migrations above this version
+	probe  bool  // --probe-versions: ask each server of the fleet its version
+}
+
+// validateFlags are the flags validate adds to the common ones.
+func validateFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "strict", Usage: "warnings count as errors (exit 2); notes never do"},
+		&cli.Int64Flag{Name: "since", Usage: "lint only migrations after version `V` (older ones are history); batch rules see the batch a target at V receives"},
+		&cli.BoolFlag{Name: "probe-versions", Usage: "connect once to each server of the --fleet, read server_version_num, and flag statements that behave differently on the versions found (the only mode of validate that connects)"},
+	}
+}
+
+// validateOptsFrom reads validate's own flags.
+func validateOptsFrom(c *cli.Context) validateOpts {
+	return validateOpts{strict: c.Bool("strict"), since: c.Int64("since"), probe: c.Bool("probe-versions")}
+}
 
 // builtinDir names the migration set built into the binary in output.
 const builtinDir = "(built-in)"
 
 // validation is what validate found: the model both renderers print.
 type validation struct {
-	SchemaVersion int             `json:"schema_version"`
-	Command       string          `json:"command"`
-	Fleet         *checkedFleet   `json:"fleet"` // null when no fleet was given
-	Migrations    checkedSet      `json:"migrations"`
-	Summary       validateSummary `json:"summary"`
-	Findings      []lint.Finding  `json:"findings"`
+	SchemaVersion int           `json:"schema_version"`
+	Command       string        `json:"command"`
+	Fleet         *checkedFleet `json:"fleet"` // null when no fleet was given
+	Migrations    checkedSet    `json:"migrations"`
+	// Since is --since: only migrations above it were linted; omitted when 0.
+	Since int64 `json:"since,omitempty"`
+	// Servers is what --probe-versions found; omitted without it.
+	Servers  []fleet.ServerVersion `json:"servers,omitempty"`
+	Summary  validateSummary       `json:"summary"`
+	Findings []lint.Finding        `json:"findings"`
 }
 
 type checkedFleet struct {
 	Path    string `json:"path,omitempty"` // "" for --dsn / DATABASE_URL
 	Targets int    `json:"targets"`        // selected targets; 0 when the fleet is not valid
+	// Discover is the number of discovery entries (not run: validate is
+	// offline).
+	Discover int `json:"discover,omitempty"`
 }
 
 type checkedSet struct {
@@ -53,37 +85,51 @@ type validateSummary struct {
 	OK       bool `json:"ok"`
 	Errors   int  `json:"errors"`
 	Warnings int  `json:"warnings"`
+	Notes    int  `json:"notes"`
 	Strict   bool `json:"strict"` // warnings count as errors
 }
 
 // runValidate checks the fleet (when one is given), the migration set and
-// the migrations' SQL, offline: it opens no connection. Every problem is a
-// finding on stdout, with file and line; errors (and, with strict,
-// warnings) exit 2.
-func runValidate(ctx context.Context, o runOptions, strict bool) error {
+// the migrations' SQL, offline: it opens no connection, unless --probe-versions
+// asks each server of the fleet its version. Every problem is a finding on
+// stdout, with file and line; errors (and, with strict, warnings) exit 2.
+func runValidate(ctx context.Context, o runOptions, vo validateOpts) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	format, err := report.ParseFormat(o.format)
-	if err != nil {
-		return usageError{err.Error()}
+	format := report.Format(o.format)
+	if format != report.FormatGitHub {
+		f, err := report.ParseFormat(o.format)
+		if err != nil {
+			return usageError{err.Error() + " (validate also writes github)"}
+		}
+		format = f
 	}
-	if format != report.FormatTable && format != report.FormatJSON {
-		return usagef("validate writes --format table or json, not %s", format)
+	if vo.since < 0 {
+		return usagef("--since %d: a version is 0 or more", vo.since)
 	}
-	v := &validation{SchemaVersion: 1, Command: "validate", Findings: []lint.Finding{}}
+	if vo.probe && !fleetGiven(o) {
+		return usagef("--probe-versions needs --fleet FILE (or --dsn): it asks the fleet's servers their versions")
+	}
+	v := &validation{SchemaVersion: 1, Command: "validate", Since: vo.since, Findings: []lint.Finding{}}
+	lo := lint.Options{Since: vo.since}
 
+	var fl *fleet.Fleet
 	if fleetGiven(o) {
-		fl, err := loadFleet(o)
+		var err error
+		fl, err = loadFleetOffline(o)
 		var fe *fleet.Error
 		switch {
 		case errors.As(err, &fe):
 			v.Fleet = &checkedFleet{Path: fe.Path}
 			v.Findings = append(v.Findings, fleetFindings(fe)...)
+			fl = nil
 		case err != nil:
 			return err // a usage error: --fleet with --dsn, a bad --select, ...
 		default:
-			v.Fleet = &checkedFleet{Path: fl.Path, Targets: len(fl.Targets)}
+			v.Fleet = &checkedFleet{Path: fl.Path, Targets: len(fl.Targets), Discover: len(fl.Discover)}
+			lo.Fleet = fleetKind(fl)
+			lo.SharedSchemas = fl.Defaults.SharedSchemas
 		}
 	}
 
@@ -101,40 +147,106 @@ func runValidate(ctx context.Context, o runOptions, strict bool) error {
 	default:
 		v.Migrations.Layout = string(set.Layout)
 		v.Migrations.Versions = set.Versions()
-		for _, f := range lint.Check(set) {
+		if vo.probe && fl != nil {
+			v.Servers = fleet.ProbeVersions(ctx, fl)
+			for _, sv := range v.Servers {
+				if sv.Err != "" {
+					v.Findings = append(v.Findings, lint.Finding{File: fleetLabel(v.Fleet), Rule: ruleProbe, Severity: lint.SeverityError,
+						Message: fmt.Sprintf("server %s (%s): its version could not be read: %s", sv.Server, sv.Origin, sv.Err)})
+					continue
+				}
+				lo.ServerVersions = append(lo.ServerVersions, sv.Version)
+			}
+			for _, d := range fl.Discover {
+				if d.Query != "" {
+					v.Findings = append(v.Findings, lint.Finding{File: fleetLabel(v.Fleet), Line: d.Line, Rule: ruleProbe, Severity: lint.SeverityNote,
+						Message: fmt.Sprintf("%s is a catalog query: the servers it lists were not asked their version (validate runs no discovery); "+
+							"list one target per server, or run validate where discovery's result is a fleet file", d.Label())})
+				}
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		for _, f := range lint.CheckWith(set, lo) {
 			f.File = setFilePath(o.migrationsDir, f.File)
 			v.Findings = append(v.Findings, f)
 		}
 	}
 
 	for _, f := range v.Findings {
-		if f.Severity == lint.SeverityError {
+		switch f.Severity {
+		case lint.SeverityError:
 			v.Summary.Errors++
-		} else {
+		case lint.SeverityNote:
+			v.Summary.Notes++
+		default:
 			v.Summary.Warnings++
 		}
 	}
-	v.Summary.Strict = strict
-	v.Summary.OK = v.Summary.Errors == 0 && (!strict || v.Summary.Warnings == 0)
+	v.Summary.Strict = vo.strict
+	v.Summary.OK = v.Summary.Errors == 0 && (!vo.strict || v.Summary.Warnings == 0)
 
-	if format == report.FormatJSON {
-		err = writeValidationJSON(o.stdout, v)
-	} else {
-		err = writeValidationTable(o.stdout, v)
-	}
-	if err != nil {
+	if err := writeValidation(o.stdout, format, v); err != nil {
 		fmt.Fprintf(o.stderr, "error: writing the report to stdout: %v\n", err)
 		return exitError{exitFailed}
 	}
 	if !v.Summary.OK {
 		msg := fmt.Sprintf("validate: %s", nounCount(v.Summary.Errors, "error"))
-		if strict && v.Summary.Warnings > 0 {
+		if vo.strict && v.Summary.Warnings > 0 {
 			msg += fmt.Sprintf(" and %s (--strict counts them as errors)", nounCount(v.Summary.Warnings, "warning"))
 		}
 		fmt.Fprintln(o.stderr, msg+": see the findings on stdout")
 		return exitError{exitUsage}
 	}
 	return nil
+}
+
+// loadFleetOffline is loadFleet without discovery: a fleet whose targets
+// all come from discovery has none yet, and the selection waits for them.
+func loadFleetOffline(o runOptions) (*fleet.Fleet, error) {
+	sel, err := parseSelection(o)
+	if err != nil {
+		return nil, err
+	}
+	fl, err := readFleet(o)
+	if err != nil || (len(fl.Targets) == 0 && len(fl.Discover) > 0) {
+		return fl, err
+	}
+	return sel.apply(fl)
+}
+
+// fleetKind tells the lint whether the fleet has tenant schemas: listed or
+// discovered (discovery is not run, its entries say what it would find).
+func fleetKind(fl *fleet.Fleet) lint.FleetKind {
+	for _, t := range fl.Targets {
+		if t.Schema != "" {
+			return lint.FleetSchemas
+		}
+	}
+	for _, d := range fl.Discover {
+		if d.Schemas != "" {
+			return lint.FleetSchemas
+		}
+	}
+	return lint.FleetDatabases
+}
+
+// writeValidation renders v in format.
+func writeValidation(w io.Writer, format report.Format, v *validation) error {
+	s := report.DiagnosticSummary{Command: v.Command, OK: v.Summary.OK, Errors: v.Summary.Errors,
+		Warnings: v.Summary.Warnings, Notes: v.Summary.Notes, Strict: v.Summary.Strict}
+	switch format {
+	case report.FormatJSON:
+		return writeValidationJSON(w, v)
+	case report.FormatJUnit:
+		return report.WriteDiagnosticsJUnit(w, s, v.Findings)
+	case report.FormatMarkdown:
+		return report.WriteDiagnosticsMarkdown(w, s, v.Findings)
+	case report.FormatGitHub:
+		return report.WriteDiagnosticsGitHub(w, s, v.Findings)
+	}
+	return writeValidationTable(w, v)
 }
 
 // fleetGiven reports whether the command line or the environment names
@@ -192,11 +304,7 @@ func setFilePath(dir, file string) string {
 func writeValidationTable(w io.Writer, v *validation) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, f := range v.Findings {
-		loc := f.File
-		if f.Line > 0 {
-			loc = fmt.Sprintf("%s:%d", f.File, f.Line)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", loc, f.Severity, f.Rule, f.Message)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Location(), f.Severity, f.Rule, f.Message)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -224,7 +332,15 @@ func writeValidationTable(w io.Writer, v *validation) error {
 	if !v.Summary.OK {
 		result = "failed"
 	}
-	counts := nounCount(v.Summary.Errors, "error") + ", " + nounCount(v.Summary.Warnings, "warning")
+	if v.Since > 0 {
+		fmt.Fprintf(tw, "since\tversion %d: only later migrations were linted\n", v.Since)
+	}
+	for _, sv := range v.Servers {
+		if sv.Err == "" {
+			fmt.Fprintf(tw, "server\t%s: server_version_num %d\n", sv.Server, sv.Version)
+		}
+	}
+	counts := nounCount(v.Summary.Errors, "error") + ", " + nounCount(v.Summary.Warnings, "warning") + ", " + nounCount(v.Summary.Notes, "note")
 	if v.Summary.Strict {
 		counts += " (--strict: warnings count as errors)"
 	}

@@ -77,12 +77,13 @@ var lintSet = map[string]string{
 	"004_notx.sql": "-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX CONCURRENTLY a ON users (id, email);\n" +
 		"CREATE INDEX CONCURRENTLY b ON users (id, nickname);\n-- +goose Down\nDROP INDEX CONCURRENTLY IF EXISTS b;\n",
 	"005_add_column.sql": "-- +goose Up\nALTER TABLE users ADD COLUMN age int NOT NULL;\n-- +goose Down\nALTER TABLE users DROP COLUMN age;\n",
-	"006_type.sql":       "-- +goose Up\nALTER TABLE users ALTER COLUMN email TYPE varchar(320);\n-- +goose Down\nALTER TABLE users ALTER COLUMN email TYPE text;\n",
+	"006_type.sql":       "-- +goose Up\nALTER TABLE users ALTER COLUMN email TYPE citext;\n-- +goose Down\nALTER TABLE users ALTER COLUMN email TYPE text;\n",
 	"007_drop.sql":       "-- +goose Up\nALTER TABLE users DROP COLUMN nickname;\nDROP TABLE legacy;\n-- +goose Down\nALTER TABLE users ADD COLUMN nickname text;\n",
-	"008_no_down.sql":    "-- +goose Up\nUPDATE users SET email = lower(email);\n",
+	"008_no_down.sql":    "-- +goose Up\nUPDATE users SET email = lower(email) WHERE email <> lower(email);\n",
 }
 
-// lintSetWant is what validate reports on lintSet: file, line, severity, rule.
+// lintSetWant is what validate reports on lintSet: file, line, severity,
+// rule; lintSetNote is the one note, which briefs leaves out.
 var lintSetWant = []string{
 	"002_index.sql:2 warning index-not-concurrent",
 	"003_concurrently.sql:2 error concurrently-in-transaction",
@@ -94,14 +95,24 @@ var lintSetWant = []string{
 	"008_no_down.sql:1 warning missing-down",
 }
 
+const lintSetNote = "004_notx.sql:3 note no-transaction-splits-batch"
+
 // validationJSON is the JSON validate writes.
 type validationJSON struct {
 	SchemaVersion int    `json:"schema_version"`
 	Command       string `json:"command"`
 	Fleet         *struct {
-		Path    string `json:"path"`
-		Targets int    `json:"targets"`
+		Path     string `json:"path"`
+		Targets  int    `json:"targets"`
+		Discover int    `json:"discover"`
 	} `json:"fleet"`
+	Since   int64 `json:"since"`
+	Servers []struct {
+		Server  string `json:"server"`
+		Origin  string `json:"origin"`
+		Version int    `json:"version"`
+		Error   string `json:"error"`
+	} `json:"servers"`
 	Migrations struct {
 		Dir      string  `json:"dir"`
 		Layout   string  `json:"layout"`
@@ -111,6 +122,7 @@ type validationJSON struct {
 		OK       bool `json:"ok"`
 		Errors   int  `json:"errors"`
 		Warnings int  `json:"warnings"`
+		Notes    int  `json:"notes"`
 		Strict   bool `json:"strict"`
 	} `json:"summary"`
 	Findings []struct {
@@ -133,10 +145,16 @@ func decodeValidation(t *testing.T, b *bytes.Buffer) validationJSON {
 	return d
 }
 
-// briefs renders findings as "file:line severity rule", file relative to dir.
-func (d validationJSON) briefs(dir string) []string {
+// briefs renders findings other than notes as "file:line severity rule",
+// file relative to dir.
+func (d validationJSON) briefs(dir string) []string { return d.briefsOf(dir, false) }
+
+func (d validationJSON) briefsOf(dir string, notes bool) []string {
 	out := []string{}
 	for _, f := range d.Findings {
+		if (f.Severity == "note") != notes {
+			continue
+		}
 		file := f.File
 		if dir != "" {
 			file = strings.TrimPrefix(file, dir+string(filepath.Separator))
@@ -152,7 +170,7 @@ func TestValidateFlagsEachRule(t *testing.T) {
 	t.Run("json", func(t *testing.T) {
 		o, stdout, stderr := validateOptions()
 		o.migrationsDir, o.format = dir, "json"
-		err := runValidate(context.Background(), o, false)
+		err := runValidate(context.Background(), o, validateOpts{})
 		if code := validateExit(err); code != exitUsage {
 			t.Fatalf("exit %d (%v), want %d: there is an error-severity finding", code, err, exitUsage)
 		}
@@ -164,7 +182,10 @@ func TestValidateFlagsEachRule(t *testing.T) {
 			d.Migrations.Dir != dir || d.Migrations.Layout != "goose" || len(d.Migrations.Versions) != 8 {
 			t.Errorf("header = %+v", d)
 		}
-		if d.Summary.OK || d.Summary.Errors != 1 || d.Summary.Warnings != 7 || d.Summary.Strict {
+		if got := d.briefsOf(dir, true); !slices.Equal(got, []string{lintSetNote}) {
+			t.Errorf("notes %q, want %q", got, lintSetNote)
+		}
+		if d.Summary.OK || d.Summary.Errors != 1 || d.Summary.Warnings != 7 || d.Summary.Notes != 1 || d.Summary.Strict {
 			t.Errorf("summary = %+v", d.Summary)
 		}
 		for _, f := range d.Findings {
@@ -180,10 +201,11 @@ func TestValidateFlagsEachRule(t *testing.T) {
 	t.Run("table", func(t *testing.T) {
 		o, stdout, _ := validateOptions()
 		o.migrationsDir = dir
-		if code := validateExit(runValidate(context.Background(), o, false)); code != exitUsage {
+		if code := validateExit(runValidate(context.Background(), o, validateOpts{})); code != exitUsage {
 			t.Fatalf("exit %d, want %d", code, exitUsage)
 		}
-		lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+		lines := slices.DeleteFunc(strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n"),
+			func(l string) bool { return len(strings.Fields(l)) > 1 && strings.Fields(l)[1] == "note" })
 		if len(lines) < len(lintSetWant) {
 			t.Fatalf("table:\n%s", stdout)
 		}
@@ -213,7 +235,7 @@ func TestValidateLayouts(t *testing.T) {
 	})
 	o, stdout, _ := validateOptions()
 	o.migrationsDir, o.format = dir, "json"
-	if code := validateExit(runValidate(context.Background(), o, false)); code != exitUsage {
+	if code := validateExit(runValidate(context.Background(), o, validateOpts{})); code != exitUsage {
 		t.Fatalf("exit %d, want %d", code, exitUsage)
 	}
 	want := []string{
@@ -236,7 +258,7 @@ func TestValidateWarningsAndStrict(t *testing.T) {
 		t.Run(fmt.Sprintf("strict=%v", strict), func(t *testing.T) {
 			o, stdout, stderr := validateOptions()
 			o.migrationsDir = dir
-			err := runValidate(context.Background(), o, strict)
+			err := runValidate(context.Background(), o, validateOpts{strict: strict})
 			want := exitOK
 			if strict {
 				want = exitUsage
@@ -257,7 +279,7 @@ func TestValidateWarningsAndStrict(t *testing.T) {
 func TestValidateSeedSet(t *testing.T) {
 	o, stdout, stderr := validateOptions()
 	o.format = "json"
-	if err := runValidate(context.Background(), o, true); err != nil {
+	if err := runValidate(context.Background(), o, validateOpts{strict: true}); err != nil {
 		t.Fatalf("the built-in set does not pass validate --strict: %v\n%s%s", err, stdout, stderr)
 	}
 	d := decodeValidation(t, stdout)
@@ -294,7 +316,7 @@ func TestValidateOpensNoConnection(t *testing.T) {
 				o, stdout, _ := validateOptions()
 				o.format, o.migrationsDir = "json", dir
 				tt.set(&o)
-				_ = runValidate(context.Background(), o, false)
+				_ = runValidate(context.Background(), o, validateOpts{})
 				if d := decodeValidation(t, stdout); d.Fleet == nil || d.Fleet.Targets != tt.targets {
 					t.Errorf("fleet = %+v, want %d targets", d.Fleet, tt.targets)
 				}
@@ -333,7 +355,7 @@ func TestValidateBadInputs(t *testing.T) {
 	t.Run("fleet and set problems are findings", func(t *testing.T) {
 		o, stdout, stderr := validateOptions()
 		o.format, o.fleetPath, o.migrationsDir = "json", filepath.Join(fleetDir, "bad.yaml"), dupDir
-		if code := validateExit(runValidate(context.Background(), o, false)); code != exitUsage {
+		if code := validateExit(runValidate(context.Background(), o, validateOpts{})); code != exitUsage {
 			t.Fatalf("exit %d, want %d", code, exitUsage)
 		}
 		d := decodeValidation(t, stdout)
@@ -364,7 +386,7 @@ func TestValidateBadInputs(t *testing.T) {
 		} {
 			o, stdout, stderr := validateOptions()
 			set(&o)
-			err := runValidate(context.Background(), o, false)
+			err := runValidate(context.Background(), o, validateOpts{})
 			var msg bytes.Buffer
 			exitCode(err, &msg)
 			for _, out := range []string{stdout.String(), stderr.String(), msg.String()} {
@@ -378,20 +400,22 @@ func TestValidateBadInputs(t *testing.T) {
 	tests := []struct {
 		name string
 		set  func(*runOptions)
+		vo   validateOpts
 	}{
-		{"unknown format", func(o *runOptions) { o.format = "yaml" }},
-		{"format validate does not write", func(o *runOptions) { o.format = "junit" }},
-		{"no such migration directory", func(o *runOptions) { o.migrationsDir = filepath.Join(dupDir, "nope") }},
-		{"--fleet and --dsn", func(o *runOptions) { o.fleetPath, o.dsn = filepath.Join(fleetDir, "good.yaml"), dsn }},
+		{"unknown format", func(o *runOptions) { o.format = "yaml" }, validateOpts{}},
+		{"a negative --since", func(o *runOptions) {}, validateOpts{since: -1}},
+		{"--probe-versions without a fleet", func(o *runOptions) {}, validateOpts{probe: true}},
+		{"no such migration directory", func(o *runOptions) { o.migrationsDir = filepath.Join(dupDir, "nope") }, validateOpts{}},
+		{"--fleet and --dsn", func(o *runOptions) { o.fleetPath, o.dsn = filepath.Join(fleetDir, "good.yaml"), dsn }, validateOpts{}},
 		{"a selector matching nothing", func(o *runOptions) {
 			o.fleetPath, o.globs = filepath.Join(fleetDir, "good.yaml"), []string{"nobody*"}
-		}},
+		}, validateOpts{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o, stdout, _ := validateOptions()
 			tt.set(&o)
-			err := runValidate(context.Background(), o, false)
+			err := runValidate(context.Background(), o, tt.vo)
 			var ue usageError
 			if !errors.As(err, &ue) {
 				t.Fatalf("err = %v, want a usage error", err)
@@ -447,7 +471,7 @@ func TestNewCommand(t *testing.T) {
 			// placeholders, in every file new wrote.
 			o, stdout, _ = validateOptions()
 			o.migrationsDir, o.format = dir, "json"
-			if code := validateExit(runValidate(context.Background(), o, false)); code != exitUsage {
+			if code := validateExit(runValidate(context.Background(), o, validateOpts{})); code != exitUsage {
 				t.Fatalf("validate of a scaffolded migration: exit %d, want %d", code, exitUsage)
 			}
 			files := map[string]bool{}
@@ -493,5 +517,85 @@ func TestNewCommandRefuses(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(broken); len(entries) != 1 {
 		t.Errorf("new wrote into a broken set: %v", entries)
+	}
+}
+
+// TestValidateTransactionControl: a file wrapped in BEGIN ... COMMIT passes
+// with a note naming it; a stray COMMIT is an error with file and line, exit
+// 2, and --strict does not count the note.
+func TestValidateTransactionControl(t *testing.T) {
+	dir := t.TempDir()
+	writeSQL := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeSQL("001_a.up.sql", "BEGIN;\nCREATE TABLE a (id bigint PRIMARY KEY);\nCOMMIT;\n")
+	writeSQL("001_a.down.sql", "DROP TABLE a;\n")
+	o, stdout, stderr := validateOptions()
+	o.format, o.migrationsDir = "json", dir
+	if err := runValidate(context.Background(), o, validateOpts{strict: true}); err != nil {
+		t.Fatalf("a wrapped file fails validate --strict: %v\n%s%s", err, stdout, stderr)
+	}
+	d := decodeValidation(t, stdout)
+	var notes []string
+	for _, f := range d.Findings {
+		if f.Rule == "transaction-wrapper" && f.Severity == "note" && f.File == filepath.Join(dir, "001_a.up.sql") && f.Line == 1 &&
+			strings.Contains(f.Message, "wrapper is dropped") {
+			notes = append(notes, f.File)
+		}
+	}
+	if len(notes) != 1 {
+		t.Errorf("findings = %+v, want one transaction-wrapper note for 001_a.up.sql:1", d.Findings)
+	}
+
+	writeSQL("002_b.up.sql", "CREATE TABLE b (id int);\nCOMMIT;\nCREATE TABLE c (id int);\n")
+	writeSQL("002_b.down.sql", "DROP TABLE c;\nDROP TABLE b;\n")
+	o, stdout, stderr = validateOptions()
+	o.migrationsDir = dir
+	err := runValidate(context.Background(), o, validateOpts{})
+	if code := validateExit(err); code != exitUsage {
+		t.Fatalf("exit %d (%v), want %d", code, err, exitUsage)
+	}
+	if !strings.Contains(stdout.String(), filepath.Join(dir, "002_b.up.sql")+":2") || !strings.Contains(stdout.String(), "transaction control (COMMIT)") {
+		t.Errorf("the stray COMMIT is not named with file and line:\n%s%s", stdout, stderr)
+	}
+}
+
+// TestValidateSharedSchemasFromFleet: the fleet's shared_schemas reach the
+// lint, so a name in a schema every tenant shares on purpose is not flagged
+// while one in another schema still is.
+func TestValidateSharedSchemasFromFleet(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"001_a.up.sql":   "CREATE TABLE a (id bigint PRIMARY KEY, v extensions.citext);\nCREATE INDEX a_v ON a (v);\n",
+		"001_a.down.sql": "DROP TABLE a;\n",
+		"002_b.up.sql":   "CREATE TABLE reporting.b (id bigint PRIMARY KEY);\n",
+		"002_b.down.sql": "DROP TABLE reporting.b;\n",
+		"003_c.up.sql":   "CREATE TABLE extensions.c (id bigint PRIMARY KEY);\n",
+		"003_c.down.sql": "DROP TABLE extensions.c;\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fleetPath := filepath.Join(t.TempDir(), "fleet.yaml")
+	fleetText := "defaults:\n  shared_schemas: [extensions]\ndiscover:\n  - server: postgres://u@127.0.0.1:1/app\n    schemas: tenant_%\n"
+	if err := os.WriteFile(fleetPath, []byte(fleetText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, stdout, _ := validateOptions()
+	o.format, o.migrationsDir, o.fleetPath = "json", dir, fleetPath
+	_ = runValidate(context.Background(), o, validateOpts{})
+	d := decodeValidation(t, stdout)
+	var qualified []string
+	for _, f := range d.Findings {
+		if f.Rule == "schema-qualified-name" {
+			qualified = append(qualified, filepath.Base(f.File))
+		}
+	}
+	slices.Sort(qualified)
+	if !slices.Equal(slices.Compact(qualified), []string{"002_b.up.sql"}) {
+		t.Errorf("schema-qualified findings in %v, want 002_b only (extensions is shared):\n%s", qualified, stdout)
 	}
 }

@@ -92,6 +92,7 @@ func Run(ctx context.Context, o Options) error {
 	ro.Set = o.Set
 	ro.Parallelism = fl.Defaults.Parallelism
 	ro.Settings = runner.SettingsFrom(fl.Defaults)
+	ro.SharedSchemas = fl.Defaults.SharedSchemas
 	r, err := runner.New(ro)
 	if err != nil {
 		return err

@@ -38,6 +38,10 @@ const (
 	KindChecksum = "checksum_mismatch"
 	// KindSchema: the target's catalog differs from the expected schema.
 	KindSchema = "schema"
+	// KindInvalidIndex: the target has an INVALID index (a CREATE INDEX
+	// CONCURRENTLY that did not finish): it is not used by queries and
+	// blocks a re-run of the migration that names it.
+	KindInvalidIndex = "invalid_index"
 )
 
 // String formats f the way an operator would write it:

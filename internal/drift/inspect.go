@@ -23,6 +23,9 @@ type State struct {
 	Version int64 `json:"version"`
 	// Snapshot is the catalog of the target's schema.
 	Snapshot *Snapshot `json:"snapshot"`
+	// Invalid lists the INVALID indexes (qualified names) of the schemas
+	// the target's session sees, filled by the caller.
+	Invalid []string `json:"invalid_indexes,omitempty"`
 }
 
 // Inspect reads the version history and the catalog of schema: three

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/orchestrator-dev/orchestrator/internal/pgsession"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
@@ -150,7 +151,7 @@ func (r *Reference) Close(ctx context.Context) error {
 // config parses the server DSN. The error does not quote it: a DSN never
 // reaches an error message.
 func (r *Reference) config() (*pgx.ConnConfig, error) {
-	cfg, err := pgx.ParseConfig(r.serverDSN)
+	cfg, _, err := pgsession.Config(r.serverDSN, pgsession.Options{})
 	if err != nil {
 		return nil, errors.New("reference server: invalid connection string")
 	}
@@ -269,10 +270,16 @@ func applyUps(ctx context.Context, conn *pgx.Conn, set *source.Set, v int64) (er
 				return fmt.Errorf("begin: %w", err)
 			}
 		}
-		// No arguments: pgx sends the section as one simple-protocol
-		// query, which may hold several statements.
-		if _, err := tx.Exec(ctx, m.Up); err != nil {
+		// Statement by statement, as up runs them: a whole-file BEGIN ...
+		// COMMIT wrapper is left out, so it cannot end this transaction.
+		stmts, err := m.UpStatements()
+		if err != nil {
 			return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s.SQL); err != nil {
+				return fmt.Errorf("migration %d (%s): line %d: %w", m.Version, m.Name, s.Line, err)
+			}
 		}
 	}
 	if tx != nil {

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ func (w *walker) defaults(n *yaml.Node) Defaults {
 		"idle_in_transaction_timeout": &d.IdleInTransactionTimeout,
 		"lock_wait":                   &d.LockWait,
 		"timeout":                     &d.Timeout,
+		"stall_timeout":               &d.StallTimeout,
 	}
 	for _, key := range defaultKeys() { // in a fixed order, so problems are too
 		f, ok := fields[key]
@@ -38,6 +40,8 @@ func (w *walker) defaults(n *yaml.Node) Defaults {
 			if v, ok := w.positiveInt(f.val, path); ok {
 				d.Parallelism = v
 			}
+		} else if key == "shared_schemas" {
+			d.SharedSchemas = w.schemaList(f.val, path)
 		} else if key == "max_exclusive_rows" {
 			if v, ok := w.rowCount(f.val, path); ok {
 				d.MaxExclusiveRows = &v
@@ -82,6 +86,38 @@ func (w *walker) duration(n *yaml.Node, path string) (time.Duration, bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// schemaList reads a list of schema names (shared_schemas).
+func (w *walker) schemaList(n *yaml.Node, path string) []string {
+	m := deref(n)
+	if m == nil || isNull(m) {
+		return nil
+	}
+	if m.Kind != yaml.SequenceNode {
+		w.probs.addf(n.Line, "%s must be a list of schema names, as in [public, extensions], got %s", path, kindOf(m))
+		return nil
+	}
+	var out []string
+	seen := map[string]int{}
+	for i, item := range m.Content {
+		s, ok := w.scalar(item, fmt.Sprintf("%s[%d]", path, i), "a schema name", false)
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.TrimSpace(s) == "":
+			w.probs.addf(item.Line, "%s[%d] is empty: name a schema", path, i)
+		case len(s) > 63:
+			w.probs.addf(item.Line, "%s[%d]: %q is longer than PostgreSQL's 63-byte limit for names", path, i, truncate(s, 40))
+		case seen[s] != 0:
+			w.probs.addf(item.Line, "%s[%d]: schema %q is listed twice (first at line %d)", path, i, s, seen[s])
+		default:
+			seen[s] = item.Line
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // rowCount reads a count of rows: 0 or more.

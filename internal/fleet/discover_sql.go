@@ -12,8 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgsession"
 )
 
 const (
@@ -63,11 +64,11 @@ func discoverSource(ctx context.Context, src DiscoverySource, d Defaults) found 
 	}()
 	switch {
 	case src.Databases != "":
-		return discoverDatabases(ctx, conn, src)
+		return discoverDatabases(ctx, conn, src, d)
 	case src.Schemas != "":
-		return discoverSchemas(ctx, conn, src)
+		return discoverSchemas(ctx, conn, src, d)
 	default:
-		return discoverQuery(ctx, conn, src)
+		return discoverQuery(ctx, conn, src, d)
 	}
 }
 
@@ -85,31 +86,46 @@ func queryTimeout(d Defaults) time.Duration {
 	return discoverQueryTimeout
 }
 
-// connectDiscovery opens one read-only session to a discovery server.
+// discoverOptions are the session options of discovery: its own
+// application_name, one unprepared extended-protocol statement per query
+// (the operator's query cannot smuggle a second statement, and poolers in
+// transaction mode are fine), and its limits, set per transaction.
+func discoverOptions(d Defaults) pgsession.Options {
+	return pgsession.Options{
+		AppName:                  discoverAppName,
+		ConnectTimeout:           connectTimeout(d),
+		LockTimeout:              d.LockTimeout,
+		StatementTimeout:         queryTimeout(d),
+		IdleInTransactionTimeout: queryTimeout(d),
+		StallTimeout:             d.StallTimeout,
+		ExtendedProtocol:         true,
+	}
+}
+
+// connectDiscovery opens one session to a discovery server.
 func connectDiscovery(ctx context.Context, dsn string, d Defaults) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, _, err := pgsession.Config(dsn, discoverOptions(d))
 	if err != nil {
 		// Parse validated it; the error may quote the DSN, so drop it.
 		return nil, errors.New("the server DSN no longer parses (did a PG* variable or a file it names change since the fleet file was read?)")
 	}
-	cfg.ConnectTimeout = connectTimeout(d)
-	params := cfg.RuntimeParams
-	params["application_name"] = discoverAppName
-	params["default_transaction_read_only"] = "on"
-	params["statement_timeout"] = strconv.FormatInt(queryTimeout(d).Milliseconds(), 10)
-	params["idle_in_transaction_session_timeout"] = strconv.FormatInt(queryTimeout(d).Milliseconds(), 10)
-	if d.LockTimeout > 0 {
-		params["lock_timeout"] = strconv.FormatInt(d.LockTimeout.Milliseconds(), 10)
-	}
-	// Cancellation must reach the server, as for the runner's sessions.
-	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: cleanupTimeout}
-	}
-	// One extended-protocol statement each, never prepared: the operator's
-	// query cannot smuggle a second statement, and poolers in transaction
-	// mode are fine.
-	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// readTx begins a read-only transaction carrying discovery's limits (SET
+// LOCAL: nothing stays on a server connection a pooler shares).
+func readTx(ctx context.Context, conn *pgx.Conn, d Defaults) (pgx.Tx, error) {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, discoverOptions(d).SetQuery(conn.PgConn(), true)); err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_ = tx.Rollback(cctx)
+		return nil, err
+	}
+	return tx, nil
 }
 
 // failure is the problem "source: what: err", with err scrubbed of the
@@ -120,18 +136,28 @@ func (s DiscoverySource) failure(what string, err error) Problem {
 	return Problem{Line: s.Line, Msg: fmt.Sprintf("%s: %s: %s", s.Label(), what, detail)}
 }
 
-// queryNames runs a one-column query with the pattern as $1.
-func queryNames(ctx context.Context, conn *pgx.Conn, sql, pattern string) ([]string, error) {
-	rows, err := conn.Query(ctx, sql, pattern)
+// queryNames runs a one-column query with the pattern as $1, in a
+// read-only transaction.
+func queryNames(ctx context.Context, conn *pgx.Conn, d Defaults, sql, pattern string) ([]string, error) {
+	tx, err := readTx(ctx, conn, d)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_ = tx.Rollback(cctx)
+	}()
+	rows, err := tx.Query(ctx, sql, pattern)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-func discoverDatabases(ctx context.Context, conn *pgx.Conn, src DiscoverySource) found {
+func discoverDatabases(ctx context.Context, conn *pgx.Conn, src DiscoverySource, d Defaults) found {
 	var r found
-	names, err := queryNames(ctx, conn, databasesSQL, src.Databases)
+	names, err := queryNames(ctx, conn, d, databasesSQL, src.Databases)
 	if err != nil {
 		r.probs.addProblem(src.failure("cannot list the databases", err))
 		return r
@@ -151,9 +177,9 @@ func discoverDatabases(ctx context.Context, conn *pgx.Conn, src DiscoverySource)
 	return r
 }
 
-func discoverSchemas(ctx context.Context, conn *pgx.Conn, src DiscoverySource) found {
+func discoverSchemas(ctx context.Context, conn *pgx.Conn, src DiscoverySource, d Defaults) found {
 	var r found
-	names, err := queryNames(ctx, conn, schemasSQL, src.Schemas)
+	names, err := queryNames(ctx, conn, d, schemasSQL, src.Schemas)
 	if err != nil {
 		r.probs.addProblem(src.failure("cannot list the schemas", err))
 		return r
@@ -170,9 +196,9 @@ func discoverSchemas(ctx context.Context, conn *pgx.Conn, src DiscoverySource) f
 
 // discoverQuery runs the operator's catalog query in a read-only
 // transaction and turns each row into a target.
-func discoverQuery(ctx context.Context, conn *pgx.Conn, src DiscoverySource) found {
+func discoverQuery(ctx context.Context, conn *pgx.Conn, src DiscoverySource, d Defaults) found {
 	var r found
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	tx, err := readTx(ctx, conn, d)
 	if err != nil {
 		r.probs.addProblem(src.failure("cannot start a read-only transaction", err))
 		return r

@@ -18,6 +18,12 @@ type Defaults struct {
 	IdleInTransactionTimeout time.Duration // idle_in_transaction_session_timeout; default 10m
 	LockWait                 time.Duration // how long to poll for the per-target advisory lock; default 30s
 	Timeout                  time.Duration // whole per-target budget; default 0 = none
+	StallTimeout             time.Duration // no bytes from the server this long: probe the backend; default 60s
+	// SharedSchemas are schemas a schema-per-tenant target's search_path
+	// lists after the tenant's own (where shared extensions live); none by
+	// default, so an unqualified name resolves in the tenant's schema
+	// alone (then pg_catalog).
+	SharedSchemas []string
 	// MaxExclusiveRows fails a rehearsal (plan --verify) on a target where a
 	// migration would hold an ACCESS EXCLUSIVE lock on a table of more
 	// estimated rows than this; nil: no limit.
@@ -35,6 +41,7 @@ func BuiltinDefaults() Defaults {
 		IdleInTransactionTimeout: 10 * time.Minute,
 		LockWait:                 30 * time.Second,
 		Timeout:                  0,
+		StallTimeout:             60 * time.Second,
 	}
 }
 

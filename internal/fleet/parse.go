@@ -13,10 +13,10 @@ func topKeys() []string { return []string{"defaults", "targets", "discover", "wa
 
 func defaultKeys() []string {
 	return []string{"parallelism", "lock_timeout", "statement_timeout", "connect_timeout",
-		"idle_in_transaction_timeout", "lock_wait", "timeout", "max_exclusive_rows"}
+		"idle_in_transaction_timeout", "lock_wait", "timeout", "stall_timeout", "shared_schemas", "max_exclusive_rows"}
 }
 
-func targetKeys() []string { return []string{"name", "dsn", "labels"} }
+func targetKeys() []string { return []string{"name", "dsn", "direct_dsn", "labels"} }
 
 const (
 	durationHint = "use e.g. 500ms, 2s, 5m"

@@ -46,6 +46,7 @@ targets:
 			IdleInTransactionTimeout: time.Minute,
 			LockWait:                 45 * time.Second,
 			Timeout:                  10 * time.Minute,
+			StallTimeout:             time.Minute,
 		},
 		Targets: []Target{
 			{
@@ -115,7 +116,7 @@ func TestParseDefaults(t *testing.T) {
 			}
 			want := builtin
 			tt.want(&want)
-			if f.Defaults != want {
+			if !reflect.DeepEqual(f.Defaults, want) {
 				t.Errorf("Defaults = %+v, want %+v", f.Defaults, want)
 			}
 		})
@@ -131,8 +132,9 @@ func TestBuiltinDefaults(t *testing.T) {
 		IdleInTransactionTimeout: 10 * time.Minute,
 		LockWait:                 30 * time.Second,
 		Timeout:                  0,
+		StallTimeout:             60 * time.Second,
 	}
-	if got := BuiltinDefaults(); got != want {
+	if got := BuiltinDefaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("BuiltinDefaults() = %+v, want %+v", got, want)
 	}
 }
@@ -248,5 +250,53 @@ func TestParseReadError(t *testing.T) {
 	fe := asError(t, err)
 	if want := "fleet.yaml: cannot read fleet file: disk on fire"; fe.Error() != want {
 		t.Errorf("Error() = %q, want %q", fe.Error(), want)
+	}
+}
+
+func TestParseSharedSchemasStallTimeoutDirectDSN(t *testing.T) {
+	src := `defaults:
+  stall_timeout: 15s
+  shared_schemas: [public, extensions]
+targets:
+  - name: a
+    dsn: postgres://u:pw1@bouncer:6432/a
+    direct_dsn: postgres://u:pw2@db:5432/a
+`
+	f, err := Parse(strings.NewReader(src), "fleet.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Defaults.StallTimeout != 15*time.Second || !reflect.DeepEqual(f.Defaults.SharedSchemas, []string{"public", "extensions"}) {
+		t.Errorf("defaults = %+v", f.Defaults)
+	}
+	tg := f.Targets[0]
+	if tg.DirectDSN != "postgres://u:pw2@db:5432/a" {
+		t.Errorf("direct_dsn = %q", tg.DirectDSN)
+	}
+	if s := tg.Scrub("failed: postgres://u:pw2@db:5432/a and pw1 and pw2"); strings.Contains(s, "pw1") || strings.Contains(s, "pw2") {
+		t.Errorf("Scrub left a password: %q", s)
+	}
+
+	bad := `defaults:
+  shared_schemas: public
+  stall_timeout: soon
+targets:
+  - name: a
+    dsn: postgres://db/a
+    direct_dsn: ""
+    direct_dns: x
+`
+	_, err = Parse(strings.NewReader(bad), "fleet.yaml", nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"fleet.yaml:2", "shared_schemas must be a list", "fleet.yaml:3", "stall_timeout", "direct_dsn is empty", "direct_dns"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+	dup := "defaults:\n  shared_schemas: [public, public]\ntargets:\n  - name: a\n    dsn: postgres://db/a\n"
+	if _, err := Parse(strings.NewReader(dup), "fleet.yaml", nil); err == nil || !strings.Contains(err.Error(), "listed twice") {
+		t.Errorf("a duplicate shared schema: %v", err)
 	}
 }

@@ -32,7 +32,7 @@ targets:
   - name: acme
     dsn: postgres://db1/acme
 `,
-			want: `fleet.yaml:2: unknown key "retries" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, max_exclusive_rows)`,
+			want: `fleet.yaml:2: unknown key "retries" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas, max_exclusive_rows)`,
 		},
 		{
 			name: "PostgreSQL setting name suggests ours",
@@ -216,7 +216,7 @@ targets:
   - name: acme
     dsn: postgres://db1/acme
 `,
-			want: `fleet.yaml:1: defaults must be a mapping of settings (parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, max_exclusive_rows), got a list`,
+			want: `fleet.yaml:1: defaults must be a mapping of settings (parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas, max_exclusive_rows), got a list`,
 		},
 		{
 			name: "malformed YAML",

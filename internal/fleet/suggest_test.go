@@ -36,8 +36,8 @@ func TestUnknownKeyMsg(t *testing.T) {
 		{"transposition", "tiemout", defaultKeys(), `unknown key "tiemout" in defaults (did you mean "timeout"?)`},
 		{"alias", "url", targetKeys(), `unknown key "url" in defaults (did you mean "dsn"?)`},
 		{"alias for another mapping is not suggested", "url", defaultKeys(),
-			`unknown key "url" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, max_exclusive_rows)`},
-		{"too far", "retries", targetKeys(), `unknown key "retries" in defaults (known keys: name, dsn, labels)`},
+			`unknown key "url" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas, max_exclusive_rows)`},
+		{"too far", "retries", targetKeys(), `unknown key "retries" in defaults (known keys: name, dsn, direct_dsn, labels)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

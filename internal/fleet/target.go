@@ -24,10 +24,15 @@ const maxNameLen = 200
 // quote the DSN (driver errors, for one) before it is shown. Its methods
 // only read it, so a Target is safe for concurrent use.
 type Target struct {
-	Name   string
-	DSN    string            // ${VAR}-expanded; never print it: use RedactedDSN / Scrub
-	Labels map[string]string // never nil
-	Origin string            // where it was defined, e.g. "fleet.yaml:12", "fleet.yaml:14 (databases tenant_%)" or "--dsn"
+	Name string
+	DSN  string // ${VAR}-expanded; never print it: use RedactedDSN / Scrub
+	// DirectDSN, when set, reaches the same database without a
+	// transaction pooler in between (PgBouncer in transaction mode): NO
+	// TRANSACTION migrations, which need one session, run on it. A secret
+	// like DSN; Scrub masks it too.
+	DirectDSN string
+	Labels    map[string]string // never nil
+	Origin    string            // where it was defined, e.g. "fleet.yaml:12", "fleet.yaml:14 (databases tenant_%)" or "--dsn"
 
 	// Schema is the tenant's schema when tenants share a database: the
 	// version table, checksums and advisory lock live in it, and it leads the
@@ -76,6 +81,9 @@ func (t Target) RedactedDSN() string { return RedactDSN(t.DSN) }
 // forms. Run it on every message that may have seen the DSN (connection and
 // driver errors) before showing it. It errs towards masking too much.
 func (t Target) Scrub(s string) string {
+	if t.DirectDSN != "" && t.DirectDSN != t.DSN {
+		s = Target{DSN: t.DirectDSN}.Scrub(s)
+	}
 	if t.DSN == "" || s == "" {
 		return s
 	}

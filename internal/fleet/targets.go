@@ -91,6 +91,18 @@ func (w *walker) target(i int, item *yaml.Node) (t Target, nameLine int, ok bool
 		}
 	}
 
+	if f, found := fields["direct_dsn"]; found {
+		if dsn, ok := w.scalar(f.val, path+".direct_dsn", "a string", true); ok {
+			if strings.TrimSpace(dsn) == "" {
+				w.probs.addf(f.val.Line, "%s: direct_dsn is empty (leave the key out to use dsn for everything)", subject)
+			} else if _, msg := parseDSN(dsn); msg != "" {
+				w.probs.addf(f.val.Line, "%s: direct_dsn %s", subject, msg)
+			} else {
+				t.DirectDSN = dsn
+			}
+		}
+	}
+
 	if f, found := fields["labels"]; found {
 		w.labels(f.val, path+".labels", t.Labels, checkLabelKey)
 	}

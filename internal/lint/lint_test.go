@@ -77,11 +77,16 @@ type lintCase struct {
 	want  []string // brief of the findings, in order
 }
 
-func runCases(t *testing.T, tests []lintCase) {
+// runCases lints each case's files and compares the findings of rules
+// (all findings when rules is nil) with the case's.
+func runCases(t *testing.T, rules []string, tests []lintCase) {
 	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := lintFiles(t, tt.files)
+			if rules != nil {
+				got = slices.DeleteFunc(got, func(f Finding) bool { return !slices.Contains(rules, f.Rule) })
+			}
 			if tt.want == nil {
 				tt.want = []string{}
 			}
@@ -106,7 +111,7 @@ func messages(fs []Finding) string {
 }
 
 func TestIndexNotConcurrent(t *testing.T) {
-	runCases(t, []lintCase{
+	runCases(t, []string{RuleIndexNotConcurrent}, []lintCase{
 		{"existing table, goose, line of CREATE after a comment",
 			goose("-- Lookups by email.\nCREATE INDEX idx_users_email\n    ON users (email);\n", "DROP INDEX idx_users_email;\n"),
 			[]string{"002_change.sql:3 warning index-not-concurrent"}},
@@ -154,7 +159,7 @@ func TestIndexNotConcurrent(t *testing.T) {
 }
 
 func TestConcurrentlyInTransaction(t *testing.T) {
-	runCases(t, []lintCase{
+	runCases(t, []string{RuleConcurrentlyInTx}, []lintCase{
 		{"goose file without NO TRANSACTION: up and down",
 			goose("CREATE INDEX CONCURRENTLY idx ON users (email);\n", "DROP INDEX CONCURRENTLY idx;\n"),
 			[]string{"002_change.sql:2 error concurrently-in-transaction", "002_change.sql:4 error concurrently-in-transaction"}},
@@ -181,7 +186,7 @@ func TestConcurrentlyInTransaction(t *testing.T) {
 }
 
 func TestNoTransactionMultipleStatements(t *testing.T) {
-	runCases(t, []lintCase{
+	runCases(t, []string{RuleNoTxMultipleStatements}, []lintCase{
 		{"goose: up and down, at the second statement",
 			gooseNoTx("CREATE INDEX CONCURRENTLY a ON users (email);\n-- and the other one\nCREATE INDEX CONCURRENTLY b ON users (nickname);\n",
 				"DROP INDEX CONCURRENTLY IF EXISTS b;\nDROP INDEX CONCURRENTLY IF EXISTS a;\n"),
@@ -200,7 +205,7 @@ func TestNoTransactionMultipleStatements(t *testing.T) {
 }
 
 func TestAddColumnNotNullNoDefault(t *testing.T) {
-	runCases(t, []lintCase{
+	runCases(t, []string{RuleAddColumnNotNull, RuleDestructiveUp}, []lintCase{
 		{"goose",
 			goose("ALTER TABLE users ADD COLUMN age int NOT NULL;\n", "ALTER TABLE users DROP COLUMN age;\n"),
 			[]string{"002_change.sql:2 warning add-column-not-null-no-default"}},
@@ -237,7 +242,7 @@ func TestAddColumnNotNullNoDefault(t *testing.T) {
 }
 
 func TestColumnTypeChange(t *testing.T) {
-	runCases(t, []lintCase{
+	runCases(t, []string{RuleColumnTypeChange}, []lintCase{
 		{"goose: TYPE and SET DATA TYPE",
 			goose("ALTER TABLE users ALTER COLUMN email TYPE varchar(500);\nALTER TABLE users\n  ALTER nickname SET DATA TYPE text USING nickname::text;\n", "SELECT 1;\n"),
 			[]string{"002_change.sql:2 warning column-type-change", "002_change.sql:4 warning column-type-change"}},
@@ -257,7 +262,7 @@ func TestColumnTypeChange(t *testing.T) {
 }
 
 func TestDestructiveUp(t *testing.T) {
-	runCases(t, []lintCase{
+	runCases(t, []string{RuleDestructiveUp}, []lintCase{
 		{"DROP TABLE, goose",
 			goose("DROP TABLE users;\n", "CREATE TABLE users (id int);\n"),
 			[]string{"002_change.sql:2 warning destructive-up"}},
@@ -280,8 +285,19 @@ func TestDestructiveUp(t *testing.T) {
 	})
 }
 
+func TestTransactionWrapper(t *testing.T) {
+	runCases(t, []string{RuleTxWrapper}, []lintCase{
+		{"golang-migrate file wrapped whole: a note at its BEGIN, up and down",
+			migrate("-- adds things\nBEGIN;\nCREATE TABLE things (id bigint);\nCOMMIT;\n", "BEGIN;\nDROP TABLE things;\nCOMMIT;\n"),
+			[]string{"002_change.down.sql:1 note transaction-wrapper", "002_change.up.sql:2 note transaction-wrapper"}},
+		{"near miss: the same file without its own transaction control",
+			migrate("CREATE TABLE things (id bigint);\n", "DROP TABLE things;\n"),
+			nil},
+	})
+}
+
 func TestMissingDown(t *testing.T) {
-	runCases(t, []lintCase{
+	runCases(t, []string{RuleMissingDown}, []lintCase{
 		{"goose without a Down: at the Up annotation",
 			map[string]string{"001_users.sql": "-- users\n\n-- +goose Up\nCREATE TABLE users (id int);\n"},
 			[]string{"001_users.sql:3 warning missing-down"}},
@@ -335,7 +351,7 @@ func TestScaffoldPlaceholder(t *testing.T) {
 			}
 		})
 	}
-	runCases(t, []lintCase{
+	runCases(t, []string{RuleScaffoldPlaceholder}, []lintCase{
 		{"the marker elsewhere than in a DO block",
 			goose("-- "+source.PlaceholderMarker+"\nSELECT '"+source.PlaceholderMarker+"';\n", "SELECT 1;\n"),
 			nil},

@@ -1,113 +1,36 @@
 package lint
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/orchestrator-dev/orchestrator/internal/source"
+	"github.com/orchestrator-dev/orchestrator/internal/sqlscan"
 )
-
-// section lints the statements of one section in order, remembering the
-// tables they create: those are empty when the next statement runs, so
-// locking or rewriting them costs nothing.
-type section struct {
-	dir      direction
-	created  []relation
-	findings []Finding
-}
-
-func checkSection(d direction) []Finding {
-	stmts, err := source.Split(d.sql, d.first)
-	if err != nil {
-		// source.Load refuses such a set; a hand-built one may get here.
-		line := d.first
-		var se *source.SplitError
-		if errors.As(err, &se) {
-			line = se.Line
-		}
-		return []Finding{{File: d.file, Line: line, Rule: RuleUnreadableSQL, Severity: SeverityError,
-			Message: fmt.Sprintf("the %s section cannot be split into statements: %v", d.name(), err)}}
-	}
-	s := &section{dir: d}
-	if len(stmts) == 0 {
-		if !d.up && !hasComment(d.sql) {
-			s.add(d.emptyAt, RuleMissingDown, SeverityWarning, "empty down section: `orchestrator down` would record this "+
-				"migration as reverted while its changes stay; write the SQL that reverses the up section, or, if there "+
-				"is nothing to undo, say so in a comment there")
-		}
-		return s.findings
-	}
-	if d.noTx && len(stmts) > 1 {
-		second := stmts[1]
-		line := second.Line
-		if ts := tokenize(second.SQL, second.Line); len(ts) > 0 {
-			line = ts[0].line
-		}
-		s.add(line, RuleNoTxMultipleStatements, SeverityWarning, fmt.Sprintf("this NO TRANSACTION %s section has %d statements: "+
-			"they run one by one outside a transaction, so a failure after the first leaves the target half-migrated "+
-			"(reported failed, for a person to repair); give each statement a migration of its own", d.name(), len(stmts)))
-	}
-	for _, st := range stmts {
-		parts := splitTokens(tokenize(st.SQL, st.Line))
-		for _, ts := range parts {
-			s.statement(ts, len(parts) > 1)
-		}
-	}
-	return s.findings
-}
-
-func (s *section) add(line int, rule string, sev Severity, msg string) {
-	s.findings = append(s.findings, Finding{File: s.dir.file, Line: line, Rule: rule, Severity: sev, Message: msg})
-}
-
-// statement lints one statement; inBlock is set when it shares a
-// StatementBegin/StatementEnd block with others, which run as one query.
-func (s *section) statement(ts []token, inBlock bool) {
-	if ts[0].is("do") {
-		for _, t := range ts {
-			if t.kind == tokString && strings.Contains(t.text, source.PlaceholderMarker) {
-				s.add(ts[0].line, RuleScaffoldPlaceholder, SeverityError, fmt.Sprintf("placeholder left by `orchestrator new`: "+
-					"replace it with the SQL of the %s section (as it is, the migration fails on every target)", s.dir.name()))
-				return
-			}
-		}
-	}
-	s.concurrently(ts, inBlock)
-	switch {
-	case ts[0].is("create"):
-		s.create(ts)
-	case words(ts, 0, "alter", "table"):
-		s.alterTable(ts)
-	case words(ts, 0, "drop", "table"):
-		s.dropTable(ts)
-	}
-}
 
 // concurrently flags a CONCURRENTLY that will meet a transaction block.
 // REFRESH MATERIALIZED VIEW CONCURRENTLY is the one form allowed inside one.
 func (s *section) concurrently(ts []token, inBlock bool) {
-	if ts[0].is("refresh") || !hasWord(ts, "concurrently") {
+	if ts[0].Is("refresh") || !hasWord(ts, "concurrently") {
 		return
 	}
 	what := "CONCURRENTLY"
 	switch {
-	case ts[0].is("create"):
+	case ts[0].Is("create"):
 		what = "CREATE INDEX CONCURRENTLY"
 	case words(ts, 0, "drop", "index"):
 		what = "DROP INDEX CONCURRENTLY"
-	case ts[0].is("reindex"):
+	case ts[0].Is("reindex"):
 		what = "REINDEX CONCURRENTLY"
 	case words(ts, 0, "alter", "table"):
 		what = "DETACH PARTITION CONCURRENTLY"
 	}
 	switch {
 	case !s.dir.noTx:
-		s.add(ts[0].line, RuleConcurrentlyInTx, SeverityError, fmt.Sprintf("%s cannot run inside a transaction block, and this "+
+		s.add(ts[0].Line, RuleConcurrentlyInTx, SeverityError, fmt.Sprintf("%s cannot run inside a transaction block, and this "+
 			"%s section is not marked NO TRANSACTION: it fails on every target; put the statement alone in a migration "+
 			"of its own and add the line '-- +goose NO TRANSACTION' to %s", what, s.dir.name(), s.dir.file))
 	case inBlock:
-		s.add(ts[0].line, RuleConcurrentlyInTx, SeverityError, fmt.Sprintf("%s shares a StatementBegin/StatementEnd block "+
+		s.add(ts[0].Line, RuleConcurrentlyInTx, SeverityError, fmt.Sprintf("%s shares a StatementBegin/StatementEnd block "+
 			"with other statements: they are sent as one query, which PostgreSQL runs as a transaction block, so it "+
 			"fails on every target; give it a block of its own, or drop the annotations", what))
 	}
@@ -117,18 +40,24 @@ func (s *section) concurrently(ts []token, inBlock bool) {
 // CREATE INDEX.
 func (s *section) create(ts []token) {
 	i := skip(ts, 1, "or", "replace")
-	if t := at(ts, i); t.is("global") || t.is("local") {
+	if t := at(ts, i); t.Is("global") || t.Is("local") {
 		i++
 	}
-	if t := at(ts, i); t.is("temporary") || t.is("temp") || t.is("unlogged") {
+	if t := at(ts, i); t.Is("temporary") || t.Is("temp") || t.Is("unlogged") {
 		i++
 	}
 	switch {
-	case at(ts, i).is("table"):
-		s.remember(ts, skip(ts, i+1, "if", "not", "exists"))
+	case at(ts, i).Is("table"):
+		j := skip(ts, i+1, "if", "not", "exists")
+		s.remember(ts, j)
+		s.createTable(ts, j)
+	case at(ts, i).Is("type"):
+		s.remember(ts, i+1)
+	case at(ts, i).Is("trigger"), words(ts, i, "constraint", "trigger"):
+		s.createTrigger(ts, i)
 	case words(ts, i, "materialized", "view"):
 		s.remember(ts, skip(ts, i+2, "if", "not", "exists"))
-	case at(ts, i).is("unique"), at(ts, i).is("index"):
+	case at(ts, i).Is("unique"), at(ts, i).Is("index"):
 		s.createIndex(ts, skip(ts, i, "unique"))
 	}
 }
@@ -136,6 +65,9 @@ func (s *section) create(ts []token) {
 func (s *section) remember(ts []token, i int) {
 	if r, _, ok := qualifiedName(ts, i); ok {
 		s.created = append(s.created, r)
+		if s.facts != nil {
+			s.facts.created = append(s.facts.created, r)
+		}
 	}
 }
 
@@ -143,19 +75,19 @@ func (s *section) remember(ts []token, i int) {
 // ON ONLY builds nothing (it is how an index on a partitioned table starts),
 // so it is left alone.
 func (s *section) createIndex(ts []token, i int) {
-	if !at(ts, i).is("index") || !s.dir.up || at(ts, i+1).is("concurrently") {
+	if !at(ts, i).Is("index") || !s.dir.up || at(ts, i+1).Is("concurrently") {
 		return
 	}
-	for ; i < len(ts) && !ts[i].is("on"); i++ {
+	for ; i < len(ts) && !ts[i].Is("on"); i++ {
 	}
-	if at(ts, i+1).is("only") {
+	if at(ts, i+1).Is("only") {
 		return
 	}
 	r, _, ok := qualifiedName(ts, i+1)
 	if !ok || s.isNew(r) {
 		return
 	}
-	s.add(ts[0].line, RuleIndexNotConcurrent, SeverityWarning, fmt.Sprintf("CREATE INDEX without CONCURRENTLY on existing "+
+	s.add(ts[0].Line, RuleIndexNotConcurrent, SeverityWarning, fmt.Sprintf("CREATE INDEX without CONCURRENTLY on existing "+
 		"table %s: the build blocks every write to the table on each tenant until it finishes; use CREATE INDEX "+
 		"CONCURRENTLY, alone in a migration marked '-- +goose NO TRANSACTION'", r.display))
 }
@@ -168,7 +100,7 @@ func (s *section) alterTable(ts []token) {
 	if !ok {
 		return
 	}
-	if at(ts, i).isPunct('*') {
+	if at(ts, i).IsPunct('*') {
 		i++
 	}
 	isNew := s.isNew(r)
@@ -176,19 +108,40 @@ func (s *section) alterTable(ts []token) {
 		switch {
 		case len(a) == 0:
 		case words(a, 0, "rename", "to"):
-			if n, _, ok := qualifiedName(a, 2); ok && isNew {
+			switch n, _, ok := qualifiedName(a, 2); {
+			case ok && isNew:
 				n.schema = r.schema
 				s.created = append(s.created, n)
+				if s.facts != nil {
+					s.facts.created = append(s.facts.created, n)
+				}
+			case s.dir.up && !isNew:
+				s.flag(a[0].Line, RuleRenameTable, "RENAME of existing table "+r.display)
 			}
-		case isNew || !s.dir.up:
-			// A table created above is empty; downs are not linted for
-			// locks and data loss.
-		case a[0].is("add"):
-			s.addColumn(r, a)
-		case a[0].is("alter"):
+		case !s.dir.up:
+			// Downs are not linted for locks and data loss.
+		case isNew:
+			// A table created above is empty: only its types matter.
+			if a[0].Is("add") && !s.addsConstraint(a) {
+				s.addColumnType(r, a)
+			}
+		case a[0].Is("add"):
+			if !s.addConstraint(r, a) {
+				s.addColumnType(r, a)
+				s.addColumn(r, a)
+			}
+		case a[0].Is("alter"):
 			s.alterColumn(r, a)
-		case a[0].is("drop"):
+		case a[0].Is("drop"):
 			s.dropColumn(r, a)
+		case a[0].Is("rename") && !at(a, 1).Is("constraint"):
+			if col := at(a, skip(a, 1, "column")); col.IsName() {
+				s.flag(a[0].Line, RuleRenameColumn, fmt.Sprintf("RENAME of column %s of existing table %s", displayName(col), r.display))
+			}
+		case (a[0].Is("enable") || a[0].Is("disable")) && (at(a, 1).Is("trigger") || at(a, 2).Is("trigger")):
+			s.flag(a[0].Line, RuleTrigger, fmt.Sprintf("%s TRIGGER on existing table %s", strings.ToUpper(a[0].Text), r.display))
+		case words(a, 0, "detach", "partition") && !hasWord(a, "concurrently") && !hasWord(a, "finalize"):
+			s.flag(a[0].Line, RuleDetachNotConcurrent, "DETACH PARTITION without CONCURRENTLY from "+r.display)
 		}
 	}
 }
@@ -198,58 +151,73 @@ func (s *section) alterTable(ts []token) {
 func (s *section) addColumn(r relation, a []token) {
 	j := 1
 	switch t := at(a, j); {
-	case t.is("column"):
+	case t.Is("column"):
 		j++
-	case t.is("constraint"), t.is("primary"), t.is("unique"), t.is("check"), t.is("foreign"), t.is("exclude"):
+	case t.Is("constraint"), t.Is("primary"), t.Is("unique"), t.Is("check"), t.Is("foreign"), t.Is("exclude"):
 		return
 	}
 	j = skip(a, j, "if", "not", "exists")
 	col := at(a, j)
-	if !col.isName() {
+	if !col.IsName() {
 		return
 	}
 	rest := a[j+1:]
 	hasDefault, notNull := false, false
-	switch at(rest, 0).text { // serial types come with a default
+	switch at(rest, 0).Text { // serial types come with a default
 	case "serial", "bigserial", "smallserial", "serial2", "serial4", "serial8":
-		hasDefault = at(rest, 0).kind == tokWord
+		hasDefault = at(rest, 0).Kind == sqlscan.Word
 	}
 	depth := 0
 	for k, t := range rest {
 		switch {
-		case t.isPunct('('):
+		case t.IsPunct('('):
 			depth++
-		case t.isPunct(')'):
+		case t.IsPunct(')'):
 			depth--
 		case depth > 0:
-		case t.is("default"):
-			hasDefault = hasDefault || !at(rest, k+1).is("null")
-		case t.is("generated"): // identity or generated column
+		case t.Is("default"):
+			hasDefault = hasDefault || !at(rest, k+1).Is("null")
+		case t.Is("generated"): // identity or generated column
 			hasDefault = true
-		case t.is("not") && at(rest, k+1).is("null"), t.is("primary") && at(rest, k+1).is("key"):
+		case t.Is("not") && at(rest, k+1).Is("null"), t.Is("primary") && at(rest, k+1).Is("key"):
 			notNull = true
 		}
 	}
+	s.addColumnDefault(r, a[0].Line, rest, hasDefault)
 	if !notNull || hasDefault {
 		return
 	}
-	s.add(a[0].line, RuleAddColumnNotNull, SeverityWarning, fmt.Sprintf("ADD COLUMN %s NOT NULL without a DEFAULT on "+
+	s.add(a[0].Line, RuleAddColumnNotNull, SeverityWarning, fmt.Sprintf("ADD COLUMN %s NOT NULL without a DEFAULT on "+
 		"existing table %s: it fails on every tenant where the table has rows; give it a DEFAULT (a constant one is "+
 		"instant since PostgreSQL 11), or add it nullable, backfill it, and SET NOT NULL in a later migration",
 		displayName(col), r.display))
 }
 
-// alterColumn flags ALTER [COLUMN] c [SET DATA] TYPE.
+// alterColumn flags ALTER [COLUMN] c [SET DATA] TYPE, SET NOT NULL and
+// DROP NOT NULL.
 func (s *section) alterColumn(r relation, a []token) {
-	if at(a, 1).is("constraint") {
+	if at(a, 1).Is("constraint") {
 		return
 	}
 	j := skip(a, 1, "column")
 	col := at(a, j)
-	if !col.isName() || !(at(a, j+1).is("type") || words(a, j+1, "set", "data", "type")) {
+	switch {
+	case !col.IsName():
+		return
+	case words(a, j+1, "set", "not", "null"):
+		s.flag(a[0].Line, RuleSetNotNull, fmt.Sprintf("SET NOT NULL on column %s of existing table %s", displayName(col), r.display))
+		return
+	case words(a, j+1, "drop", "not", "null"):
+		s.flag(a[0].Line, RuleDropNotNull, fmt.Sprintf("DROP NOT NULL on column %s of existing table %s", displayName(col), r.display))
+		return
+	case at(a, j+1).Is("type"):
+		s.changeType(r, col, a, j+2)
+	case words(a, j+1, "set", "data", "type"):
+		s.changeType(r, col, a, j+4)
+	default:
 		return
 	}
-	s.add(a[0].line, RuleColumnTypeChange, SeverityWarning, fmt.Sprintf("column %s of %s changes type: unless the types are "+
+	s.add(a[0].Line, RuleColumnTypeChange, SeverityWarning, fmt.Sprintf("column %s of %s changes type: unless the types are "+
 		"binary-compatible (varchar(n) to a larger n or to text), PostgreSQL rewrites the table and its indexes "+
 		"holding an ACCESS EXCLUSIVE lock, so reads and writes wait on every tenant; on a big table add a new "+
 		"column, backfill it in batches and switch over instead", displayName(col), r.display))
@@ -257,16 +225,16 @@ func (s *section) alterColumn(r relation, a []token) {
 
 // dropColumn flags DROP [COLUMN] in an up section.
 func (s *section) dropColumn(r relation, a []token) {
-	if at(a, 1).is("constraint") {
+	if at(a, 1).Is("constraint") {
 		return
 	}
 	j := skip(a, 1, "column")
 	j = skip(a, j, "if", "exists")
 	col := at(a, j)
-	if !col.isName() {
+	if !col.IsName() {
 		return
 	}
-	s.add(a[0].line, RuleDestructiveUp, SeverityWarning, fmt.Sprintf("DROP COLUMN %s of %s in an up section deletes its data "+
+	s.add(a[0].Line, RuleDestructiveUp, SeverityWarning, fmt.Sprintf("DROP COLUMN %s of %s in an up section deletes its data "+
 		"on every tenant, and no down section can bring it back; deploy code that no longer uses the column first, "+
 		"and keep a backup", displayName(col), r.display))
 }
@@ -288,53 +256,10 @@ func (s *section) dropTable(ts []token) {
 	if len(existing) == 0 || !s.dir.up {
 		return
 	}
-	s.add(ts[0].line, RuleDestructiveUp, SeverityWarning, fmt.Sprintf("DROP TABLE %s in an up section deletes the data on "+
+	s.add(ts[0].Line, RuleDestructiveUp, SeverityWarning, fmt.Sprintf("DROP TABLE %s in an up section deletes the data on "+
 		"every tenant, and no down section can bring it back; make sure nothing uses it any more, and keep a backup",
 		strings.Join(existing, ", ")))
 }
 
-// isNew reports whether r was created by an earlier statement of the section.
-func (s *section) isNew(r relation) bool {
-	for _, c := range s.created {
-		if c.same(r) {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *section) forget(r relation) {
-	kept := s.created[:0]
-	for _, c := range s.created {
-		if !c.same(r) {
-			kept = append(kept, c)
-		}
-	}
-	s.created = kept
-}
-
-func hasWord(ts []token, w string) bool {
-	for _, t := range ts {
-		if t.is(w) {
-			return true
-		}
-	}
-	return false
-}
-
-// hasComment reports whether sql holds a comment other than a goose
-// annotation: an empty down with one says on purpose that nothing needs
-// undoing.
-func hasComment(sql string) bool {
-	if strings.Contains(sql, "/*") {
-		return true
-	}
-	for l := range strings.Lines(sql) {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(l), "--")
-		rest = strings.TrimSpace(rest)
-		if ok && rest != "" && !strings.HasPrefix(strings.ToLower(rest), "+goose") {
-			return true
-		}
-	}
-	return false
-}
+// add records a finding with a message written out in full.
+func (s *section) add(line int, rule string, _ Severity, msg string) { s.addf(line, rule, "%s", msg) }

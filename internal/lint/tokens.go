@@ -6,25 +6,11 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/sqlscan"
 )
 
-// tokKind is what a token of SQL text is, as far as the rules care.
-type tokKind int
+// The rules read statements as sqlscan tokens; this file holds what they
+// need on top of the lexer: lookahead without bounds checks, keyword
+// sequences, and the shapes of names and lists.
 
-const (
-	tokNone   tokKind = iota // past the end: at returns it, and it matches nothing
-	tokWord                  // an unquoted identifier or keyword, folded to lower case
-	tokIdent                 // a "quoted identifier", unescaped, case kept
-	tokString                // a string constant or dollar-quoted body, quotes included
-	tokNumber                // a numeric constant
-	tokPunct                 // one character of anything else: ( ) , . ; operators
-)
-
-// token is one token of a statement: comments and whitespace are never
-// tokens, so a rule cannot be fooled by a keyword inside either.
-type token struct {
-	kind tokKind
-	text string // see tokKind; a tokPunct is its one character
-	line int    // line in the file
-}
+type token = sqlscan.Token
 
 // at returns ts[i], or a token that matches nothing when i is out of range,
 // so rules can look ahead without bounds checks.
@@ -35,88 +21,6 @@ func at(ts []token, i int) token {
 	return ts[i]
 }
 
-// is reports whether t is the keyword w (lower case).
-func (t token) is(w string) bool { return t.kind == tokWord && t.text == w }
-
-// isName reports whether t can be (part of) a name.
-func (t token) isName() bool { return t.kind == tokWord || t.kind == tokIdent }
-
-// isPunct reports whether t is the punctuation character c.
-func (t token) isPunct(c byte) bool { return t.kind == tokPunct && t.text != "" && t.text[0] == c }
-
-// tokenize cuts sql, whose first line is line firstLine of its file, into
-// tokens. It never fails: source.Load has already refused text that does not
-// lex, and anything left unterminated here runs to the end of the text.
-//
-// It folds unquoted identifiers to lower case as PostgreSQL does (ASCII
-// only), unescapes quoted identifiers, and skips -- and nested /* */
-// comments; strings ('...', E'...') and dollar-quoted bodies are single
-// tokens, so nothing inside a function body or a DO block is looked at.
-func tokenize(sql string, firstLine int) []token {
-	var out []token
-	line := firstLine
-	i := 0
-	for i < len(sql) {
-		c := sql[i]
-		start := i
-		kind := tokPunct
-		switch {
-		case c == '\n':
-			line++
-			i++
-			continue
-		case isSpace(c):
-			i++
-			continue
-		case c == '-' && strings.HasPrefix(sql[i:], "--"):
-			if j := strings.IndexByte(sql[i:], '\n'); j >= 0 {
-				i += j
-			} else {
-				i = len(sql)
-			}
-			continue
-		case c == '/' && strings.HasPrefix(sql[i:], "/*"):
-			i = skipped(sqlscan.SkipBlockComment(sql, i))
-			line += strings.Count(sql[start:i], "\n")
-			continue
-		case c == '\'':
-			kind, i = tokString, skipped(sqlscan.SkipQuoted(sql, i+1, '\'', false))
-		case c == '"':
-			kind, i = tokIdent, skipped(sqlscan.SkipQuoted(sql, i+1, '"', false))
-		case c == '$' && sqlscan.DollarTag(sql[i:]) != "":
-			tag := sqlscan.DollarTag(sql[i:])
-			kind = tokString
-			if j := strings.Index(sql[i+len(tag):], tag); j >= 0 {
-				i += len(tag) + j + len(tag)
-			} else {
-				i = len(sql)
-			}
-		case (c == 'e' || c == 'E') && i+1 < len(sql) && sql[i+1] == '\'':
-			kind, i = tokString, skipped(sqlscan.SkipQuoted(sql, i+2, '\'', true))
-		case sqlscan.IsIdentStart(c):
-			kind = tokWord
-			for i++; i < len(sql) && sqlscan.IsIdentCont(sql[i]); i++ {
-			}
-		case c >= '0' && c <= '9':
-			kind = tokNumber
-			for i++; i < len(sql) && (sqlscan.IsIdentCont(sql[i]) || sql[i] == '.'); i++ {
-			}
-		default:
-			i++
-		}
-		text := sql[start:i]
-		switch kind {
-		case tokWord:
-			text = lowerASCII(text)
-		case tokIdent:
-			text = strings.ReplaceAll(strings.TrimSuffix(text[1:], `"`), `""`, `"`)
-		}
-		out = append(out, token{kind: kind, text: text, line: line})
-		line += strings.Count(sql[start:i], "\n")
-	}
-	return out
-}
-
 // splitTokens cuts ts at ';' tokens: the statements of a
 // StatementBegin/StatementEnd block, which source.Split keeps as one.
 // Empty pieces are dropped.
@@ -124,7 +28,7 @@ func splitTokens(ts []token) [][]token {
 	var out [][]token
 	start := 0
 	for i := 0; i <= len(ts); i++ {
-		if i == len(ts) || ts[i].isPunct(';') {
+		if i == len(ts) || ts[i].IsPunct(';') {
 			if i > start {
 				out = append(out, ts[start:i])
 			}
@@ -141,11 +45,11 @@ func splitTopLevel(ts []token) [][]token {
 	depth, start := 0, 0
 	for i, t := range ts {
 		switch {
-		case t.isPunct('('):
+		case t.IsPunct('('):
 			depth++
-		case t.isPunct(')'):
+		case t.IsPunct(')'):
 			depth--
-		case t.isPunct(',') && depth == 0:
+		case t.IsPunct(',') && depth == 0:
 			out = append(out, ts[start:i])
 			start = i + 1
 		}
@@ -159,7 +63,7 @@ func words(ts []token, i int, ws ...string) bool {
 		return false
 	}
 	for k, w := range ws {
-		if !ts[i+k].is(w) {
+		if !ts[i+k].Is(w) {
 			return false
 		}
 	}
@@ -192,11 +96,11 @@ func (a relation) same(b relation) bool {
 // it and the index after it; ok is false when there is no name there.
 func qualifiedName(ts []token, i int) (r relation, next int, ok bool) {
 	var parts, shown []string
-	for i < len(ts) && ts[i].isName() {
-		parts = append(parts, ts[i].text)
+	for i < len(ts) && ts[i].IsName() {
+		parts = append(parts, ts[i].Text)
 		shown = append(shown, displayName(ts[i]))
 		i++
-		if i+1 < len(ts) && ts[i].isPunct('.') && ts[i+1].isName() {
+		if i+1 < len(ts) && ts[i].IsPunct('.') && ts[i+1].IsName() {
 			i++
 			continue
 		}
@@ -215,25 +119,8 @@ func qualifiedName(ts []token, i int) (r relation, next int, ok bool) {
 
 // displayName shows a name token as it would be written.
 func displayName(t token) string {
-	if t.kind == tokIdent {
-		return `"` + strings.ReplaceAll(t.text, `"`, `""`) + `"`
+	if t.Kind == sqlscan.Ident {
+		return `"` + strings.ReplaceAll(t.Text, `"`, `""`) + `"`
 	}
-	return t.text
+	return t.Text
 }
-
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v' }
-
-// skipped drops the "closed" flag of an sqlscan skip: an unterminated
-// string or comment runs to the end of the text, which Load has already
-// refused for a real migration.
-func skipped(end int, _ bool) int { return end }

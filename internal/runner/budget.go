@@ -22,10 +22,17 @@ const tooManyConnectionsWait = 30 * time.Second
 // connection slot (SQLSTATE 53300): another client's burst should delay a
 // target, not fail it.
 func (r *Runner) open(ctx context.Context, t fleet.Target, readOnly bool) (*session, error) {
+	var s *session
+	var err error
 	if t.Schema != "" {
-		return r.openSchema(ctx, t, readOnly)
+		s, err = r.openSchema(ctx, t, readOnly)
+	} else {
+		s, err = r.dial(ctx, t, readOnly)
 	}
-	return r.dial(ctx, t, readOnly)
+	if err == nil {
+		watch(ctx, s)
+	}
+	return s, err
 }
 
 // dial opens a new session to t's database.
@@ -107,7 +114,7 @@ func (r *Runner) serverSlots(ctx context.Context, targets []fleet.Target) map[st
 func (r *Runner) freeConnections(ctx context.Context, t fleet.Target) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	s, err := connect(ctx, t, r.settings, true)
+	s, err := connectAs(ctx, t, r.settings, true, AppName(t.Name))
 	if err != nil {
 		return 0, err
 	}

@@ -4,16 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
-	"time"
+	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/pgsession"
 )
 
 // appNamePrefix starts the application_name of every session the tool opens,
@@ -28,13 +27,23 @@ const maxIdentifierLen = 63
 
 // session is one connection to one target. database/sql is used (through
 // pgx's stdlib driver) because goose's version-table store speaks
-// database/sql; the *sql.Conn pins a single physical connection, so session
-// settings, the advisory lock and the transaction all live on one backend.
+// database/sql; the *sql.Conn pins a single physical connection, so the
+// lock, the transaction and the statements all live on one client
+// connection. Statements of migrations run on pgx's native connection
+// underneath (see native), which reports the transaction status with every
+// ReadyForQuery.
 type session struct {
-	db   *sql.DB
-	conn *sql.Conn
-	pool *pool   // where close returns the session; nil: close ends it
-	key  poolKey // the pool's key for it
+	db    *sql.DB
+	conn  *sql.Conn
+	opts  pgsession.Options
+	meter *pgsession.Meter
+	pool  *pool   // where close returns the session; nil: close ends it
+	key   poolKey // the pool's key for it
+	// pid is the server backend of the session, as last seen: a
+	// transaction pooler may move the session between transactions, so
+	// each lock query refreshes it.
+	pid     atomic.Uint32
+	watcher *watchdog // the watchdog the session is under; nil for none
 }
 
 // AppName is the application_name the tool's sessions carry for target name.
@@ -47,43 +56,31 @@ func AppName(target string) string {
 	return s
 }
 
-// connect opens one connection to t with the run's session settings. They
-// are sent as startup parameters, which costs no extra round trip and holds
-// for every statement of the session, including those goose issues.
-func connect(ctx context.Context, t fleet.Target, s Settings, readOnly bool) (*session, error) {
-	return connectAs(ctx, t, s, readOnly, AppName(t.Name))
+// sessionOptions are the pgsession options of the run for appName.
+func (s Settings) sessionOptions(appName string, readOnly bool) pgsession.Options {
+	return pgsession.Options{
+		AppName:                  appName,
+		ConnectTimeout:           s.ConnectTimeout,
+		LockTimeout:              s.LockTimeout,
+		StatementTimeout:         s.StatementTimeout,
+		IdleInTransactionTimeout: s.IdleInTransactionTimeout,
+		StallTimeout:             s.StallTimeout,
+		ReadOnly:                 readOnly,
+	}
 }
 
-// connectAs is connect with a given application_name.
+// connectAs opens one connection to t with a given application_name, the
+// only startup parameter (a transaction pooler refuses others). The
+// session's limits are sent as SQL by whoever uses it: SET LOCAL inside
+// each transaction, SET for work outside one.
 func connectAs(ctx context.Context, t fleet.Target, s Settings, readOnly bool, appName string) (*session, error) {
-	cfg, err := pgx.ParseConfig(t.DSN)
+	opts := s.sessionOptions(appName, readOnly)
+	cfg, meter, err := pgsession.Config(t.DSN, opts)
 	if err != nil {
 		// The fleet was validated before the run; this only happens if a DSN
 		// changed meaning between validation and use.
 		return nil, fmt.Errorf("dsn of target %q is not valid", t.Name)
 	}
-	if s.ConnectTimeout > 0 {
-		cfg.ConnectTimeout = s.ConnectTimeout
-	}
-	params := cfg.RuntimeParams
-	params["application_name"] = appName
-	params["lock_timeout"] = millis(s.LockTimeout)
-	params["statement_timeout"] = millis(s.StatementTimeout)
-	params["idle_in_transaction_session_timeout"] = millis(s.IdleInTransactionTimeout)
-	if readOnly {
-		params["default_transaction_read_only"] = "on"
-	}
-	// Cancellation must reach the server: a cancel request stops the running
-	// statement there, where closing the socket alone would leave the backend
-	// working (and holding locks) until it next writes to the client.
-	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: 5 * time.Second}
-	}
-	// Every statement we send is either migration text (which needs the
-	// simple protocol to hold several statements) or carries only integers
-	// and hex strings we produced; one round trip each.
-	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-
 	db := sql.OpenDB(stdlib.GetConnector(*cfg))
 	db.SetMaxOpenConns(1)
 	conn, err := db.Conn(ctx)
@@ -91,12 +88,49 @@ func connectAs(ctx context.Context, t fleet.Target, s Settings, readOnly bool, a
 		db.Close()
 		return nil, err
 	}
-	return &session{db: db, conn: conn}, nil
+	sess := &session{db: db, conn: conn, opts: opts, meter: meter}
+	_ = sess.native(func(c *pgx.Conn) error {
+		sess.pid.Store(c.PgConn().PID())
+		return nil
+	})
+	return sess, nil
+}
+
+// native runs fn on pgx's own connection under the session.
+func (s *session) native(fn func(*pgx.Conn) error) error {
+	return s.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		return fn(c.Conn())
+	})
+}
+
+// setExprs are the set_config calls of the session's limits, local to the
+// transaction or for the session.
+func (s *session) setExprs(local bool) string {
+	var exprs []string
+	_ = s.native(func(c *pgx.Conn) error {
+		exprs = s.opts.SetExprs(c.PgConn(), local)
+		return nil
+	})
+	return strings.Join(exprs, ", ")
+}
+
+// setSession applies the session's limits for the session (SET), for work
+// outside a transaction of ours.
+func (s *session) setSession(ctx context.Context) error {
+	if _, err := s.conn.ExecContext(ctx, "SELECT "+s.setExprs(false)); err != nil {
+		return fmt.Errorf("session settings: %w", err)
+	}
+	return nil
 }
 
 // close ends the session (the server releases session advisory locks with
 // it) or, for a pooled session that still answers, returns it to its pool.
 func (s *session) close() {
+	s.unwatch()
 	if s.pool != nil {
 		// A connection that died while borrowed is noticed, and replaced,
 		// by the next borrower's first query.
@@ -108,10 +142,7 @@ func (s *session) close() {
 
 // discard ends the session whatever its pool.
 func (s *session) discard() {
+	s.unwatch()
 	s.conn.Close()
 	s.db.Close()
-}
-
-func millis(d time.Duration) string {
-	return strconv.FormatInt(d.Milliseconds(), 10)
 }

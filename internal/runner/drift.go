@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/orchestrator-dev/orchestrator/internal/drift"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
@@ -95,6 +94,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		for _, f := range cmp.Check(r.set, st, expected[res.Name]) {
 			res.Findings = append(res.Findings, report.Finding{Kind: f.Kind, Object: f.Object, Detail: f.Detail})
 		}
+		res.Findings = append(res.Findings, invalidFindings(st.Invalid)...)
 		if len(res.Findings) > 0 {
 			res.Status = report.StatusDrifted
 		}
@@ -112,22 +112,31 @@ func (r *Runner) inspect(ctx context.Context, t fleet.Target) (*drift.State, err
 	}
 	defer sess.close()
 	var st *drift.State
-	err = sess.conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("unexpected driver connection %T", dc)
-		}
-		return inspectOn(ctx, c.Conn(), &st)
-	})
+	settings := "SELECT " + sess.setExprs(true)
+	err = sess.native(func(c *pgx.Conn) error { return inspectOn(ctx, c, settings, &st) })
+	if err != nil {
+		return st, err
+	}
+	st.Invalid, err = invalidIndexes(ctx, sess.conn)
 	return st, err
 }
 
-func inspectOn(ctx context.Context, c *pgx.Conn, out **drift.State) error {
+// inspectOn reads in one read-only transaction that carries the session's
+// limits (SET LOCAL).
+func inspectOn(ctx context.Context, c *pgx.Conn, settings string, out **drift.State) error {
+	tx, err := c.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, settings); err != nil {
+		return fmt.Errorf("session settings: %w", err)
+	}
 	var schema string
-	if err := c.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
 		return fmt.Errorf("read current schema: %w", err)
 	}
-	st, err := drift.Inspect(ctx, c, schema)
+	st, err := drift.Inspect(ctx, tx, schema)
 	*out = st
 	return err
 }

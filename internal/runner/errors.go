@@ -33,6 +33,10 @@ const (
 	ClassVersion          = "version"
 	ClassHalted           = "halted"
 	ClassCancelled        = "cancelled"
+	ClassTxControl        = "transaction_control"
+	ClassPooler           = "pooler"
+	ClassInvalidIndex     = "invalid_index"
+	ClassStalled          = "stalled"
 	ClassOther            = "other"
 )
 
@@ -40,7 +44,9 @@ const (
 // stays reachable through Unwrap so its SQLSTATE reaches the report.
 type MigrationError struct {
 	Migration *source.Migration
-	Down      bool // the failure was in the down section
+	Down      bool   // the failure was in the down section
+	Line      int    // line in the file of the statement that failed; 0 when not one statement's
+	Stmt      string // that statement's text
 	Err       error
 }
 
@@ -62,7 +68,19 @@ func classify(err error) string {
 	}
 	var ooo *OutOfOrderError
 	var ve *VersionError
+	var te *TxEndedError
+	var pe *PoolerError
+	var ie *InvalidIndexError
+	var se *StallError
 	switch {
+	case errors.As(err, &te):
+		return ClassTxControl
+	case errors.As(err, &pe):
+		return ClassPooler
+	case errors.As(err, &ie):
+		return ClassInvalidIndex
+	case errors.As(err, &se):
+		return ClassStalled
 	case errors.As(err, &ve):
 		return ClassVersion
 	case errors.Is(err, errLocked):
@@ -119,6 +137,13 @@ func toReportError(t fleet.Target, err error) *report.Error {
 		e.Version = me.Migration.Version
 		e.Name = me.Migration.Name
 		e.Message = me.Err.Error()
+		if me.Line > 0 {
+			e.Line = me.Line
+		}
+	}
+	var remedied interface{ Remedy() string }
+	if errors.As(err, &remedied) {
+		e.Remedy = remedied.Remedy()
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -130,6 +155,10 @@ func toReportError(t fleet.Target, err error) *report.Error {
 			text, first := me.Migration.Up, me.Migration.UpLine
 			if me.Down {
 				text, first = me.Migration.Down, me.Migration.DownLine
+			}
+			if me.Stmt != "" {
+				// The statement ran on its own: the position is in it.
+				text, first = me.Stmt, me.Line
 			}
 			e.Line = lineOf(text, int(pgErr.Position), first)
 		}

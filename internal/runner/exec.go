@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
@@ -60,7 +59,7 @@ func (r *Runner) Exec(ctx context.Context, waves []Wave, o ExecOptions) *report.
 			return r.failure(ctx, t, res, report.StatusFailed, err)
 		}
 		defer sess.close()
-		rows, err := queryReadOnly(ctx, sess.conn, o)
+		rows, err := queryReadOnly(ctx, sess, o)
 		if err != nil {
 			return r.failure(ctx, t, res, report.StatusFailed, err)
 		}
@@ -70,15 +69,20 @@ func (r *Runner) Exec(ctx context.Context, waves []Wave, o ExecOptions) *report.
 	})
 }
 
-// queryReadOnly runs o.SQL in a read-only transaction and keeps up to
-// o.MaxRows rows. The extended protocol carries exactly one statement, so
-// the text cannot escape the transaction even if CheckQuery was skipped.
-func queryReadOnly(ctx context.Context, conn *sql.Conn, o ExecOptions) (*report.Rows, error) {
-	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+// queryReadOnly runs o.SQL in a read-only transaction carrying the
+// session's limits (SET LOCAL, so nothing stays on a connection a pooler
+// shares) and keeps up to o.MaxRows rows. The extended protocol carries
+// exactly one statement, so the text cannot escape the transaction even if
+// CheckQuery was skipped.
+func queryReadOnly(ctx context.Context, sess *session, o ExecOptions) (*report.Rows, error) {
+	tx, err := sess.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("begin read-only transaction: %w", err)
 	}
 	defer tx.Rollback() // always: exec changes nothing
+	if _, err := tx.ExecContext(ctx, "SELECT "+sess.setExprs(true)); err != nil {
+		return nil, fmt.Errorf("session settings: %w", err)
+	}
 	rows, err := tx.QueryContext(ctx, o.SQL, pgx.QueryExecModeDescribeExec)
 	if err != nil {
 		return nil, err
@@ -115,7 +119,7 @@ func queryReadOnly(ctx context.Context, conn *sql.Conn, o ExecOptions) (*report.
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
-	if !inTransaction(conn) {
+	if !inTransaction(sess) {
 		return nil, errors.New("the query ended the read-only transaction: exec allows no transaction control (COMMIT, ROLLBACK, ...); nothing was kept")
 	}
 	return out, nil
@@ -139,12 +143,10 @@ func jsonValue(v any) any {
 
 // inTransaction reports whether the session is still inside its
 // transaction, as the server last said.
-func inTransaction(conn *sql.Conn) bool {
+func inTransaction(sess *session) bool {
 	status := byte(0)
-	_ = conn.Raw(func(dc any) error {
-		if c, ok := dc.(*stdlib.Conn); ok {
-			status = c.Conn().PgConn().TxStatus()
-		}
+	_ = sess.native(func(c *pgx.Conn) error {
+		status = c.PgConn().TxStatus()
 		return nil
 	})
 	return status == 'T'

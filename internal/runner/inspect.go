@@ -16,9 +16,14 @@ import (
 // Status reports each target's current version and what is pending.
 func (r *Runner) Status(ctx context.Context, targets []fleet.Target) *report.Report {
 	known := r.batchStates(ctx, targets)
+	invalid := r.batchInvalid(ctx, targets, known)
 	return r.run(ctx, "status", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		if st, ok := known[t.Name]; ok {
-			return r.describe(ctx, t, st, r.set.Latest(), PlanOptions{}, false)
+			res := r.describe(ctx, t, st, r.set.Latest(), PlanOptions{}, false)
+			if res.Status != report.StatusFailed {
+				res.Findings = append(res.Findings, invalidFindings(invalid[t.Name])...)
+			}
+			return res
 		}
 		return r.inspectTarget(ctx, t, r.set.Latest(), PlanOptions{}, false)
 	})
@@ -69,14 +74,61 @@ func (r *Runner) inspectTarget(ctx context.Context, t fleet.Target, to int64, o 
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
 	defer sess.close()
-	st, err := readState(ctx, r.store, sess.conn)
+	if o.Verify {
+		return r.verifyTarget(ctx, t, sess, to, o)
+	}
+	st, err := r.readInTx(ctx, sess, func(q *sql.Tx) (state, error) { return readState(ctx, r.store, q) })
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
 	res = r.describe(ctx, t, st, to, o, planned)
-	if o.Verify && res.Status == report.StatusPending {
+	if !planned && res.Status != report.StatusFailed {
+		r.noteInvalidIndexes(ctx, sess, &res)
+	}
+	return res
+}
+
+// readInTx runs fn in a read-only transaction carrying the session's limits
+// (SET LOCAL): nothing is set on a server connection a pooler shares.
+func (r *Runner) readInTx(ctx context.Context, sess *session, fn func(*sql.Tx) (state, error)) (state, error) {
+	tx, err := sess.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return state{applied: map[int64]bool{}}, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT "+sess.setExprs(true)); err != nil {
+		return state{applied: map[int64]bool{}}, fmt.Errorf("session settings: %w", err)
+	}
+	return fn(tx)
+}
+
+// noteInvalidIndexes adds the target's INVALID indexes to a status result
+// as findings.
+func (r *Runner) noteInvalidIndexes(ctx context.Context, sess *session, res *report.Target) {
+	names, err := invalidIndexes(ctx, sess.conn)
+	if err != nil {
+		return
+	}
+	res.Findings = append(res.Findings, invalidFindings(names)...)
+}
+
+// verifyTarget rehearses: in one transaction that is always rolled back it
+// takes the target's lock, reads the versions and runs what up would.
+func (r *Runner) verifyTarget(ctx context.Context, t fleet.Target, sess *session, to int64, o PlanOptions) report.Target {
+	ex := r.executorFor(sess, t)
+	defer ex.rollback(ctx) // always: a rehearsal leaves nothing behind
+	st, err := ex.begin(ctx)
+	if err != nil {
+		status := report.StatusFailed
+		if errors.Is(err, errLocked) {
+			status = report.StatusLocked
+		}
+		return r.failure(ctx, t, report.Target{}, status, err)
+	}
+	res := r.describe(ctx, t, st, to, o, true)
+	if res.Status == report.StatusPending {
 		pending, _ := pendingUp(r.set, st, to)
-		if err := r.rehearse(ctx, sess.conn, lockKeyFor(t), tables{st.initialized, st.checksums}, pending, res.Pending); err != nil {
+		if err := r.rehearse(ctx, ex, pending, res.Pending); err != nil {
 			return r.failure(ctx, t, res, report.StatusFailed, err)
 		}
 		if err := checkExclusiveRows(res.Pending, o.MaxExclusiveRows); err != nil {
@@ -117,26 +169,22 @@ func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int6
 	return res
 }
 
-// rehearse runs pending inside one transaction exactly as up would (version
-// table, migrations, version rows) and always rolls it back, so data-dependent
-// failures show before a release. It holds the target's advisory lock so a
-// rehearsal never overlaps a real run. NO TRANSACTION migrations cannot be
-// rehearsed; the ones after them are not either, as they may depend on them.
-// Timings and notes go into out, which parallels pending.
-func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have tables, pending []*source.Migration, out []report.Migration) error {
-	if _, err := acquireLock(ctx, conn, key, r.settings.LockWait); err != nil {
-		return err
-	}
-	defer releaseLock(ctx, conn, key)
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin rehearsal: %w", err)
-	}
-	defer tx.Rollback() // always: a rehearsal leaves nothing behind
-	created, err := ensureVersionTable(ctx, r.store, tx, have)
+// rehearse runs pending inside the executor's open transaction exactly as
+// up would (version table, migrations statement by statement, version
+// rows); the caller always rolls it back, so data-dependent failures show
+// before a release. The transaction holds the target's lock, so a
+// rehearsal never overlaps a real run. A statement that ended the
+// transaction (the load-time check keeps transaction control out of
+// migration files; this is the guard behind it) stops the rehearsal as a
+// failure. NO TRANSACTION migrations cannot be rehearsed; the ones after
+// them are not either, as they may depend on them. Timings and notes go
+// into out, which parallels pending.
+func (r *Runner) rehearse(ctx context.Context, ex *executor, pending []*source.Migration, out []report.Migration) error {
+	created, err := ensureVersionTable(ctx, r.store, ex.sess.conn, ex.tables)
 	if err != nil {
 		return err
 	}
+	have := ex.tables
 	var locks lockTracker
 	for i, m := range pending {
 		if m.NoTx {
@@ -147,22 +195,28 @@ func (r *Runner) rehearse(ctx context.Context, conn *sql.Conn, key int64, have t
 			return nil
 		}
 		t0 := time.Now()
-		if _, err := tx.ExecContext(ctx, m.Up); err != nil {
-			return &MigrationError{Migration: m, Err: fmt.Errorf("rehearsal: %w", err)}
+		stmts, err := m.UpStatements()
+		if err != nil {
+			return &MigrationError{Migration: m, Err: err}
 		}
-		if err := record(ctx, tx, []step{{m: m}}, created, !have.checksums); err != nil {
+		for _, st := range stmts {
+			if scan, err := source.FindTxControl(st.SQL, st.Line); err != nil || len(scan.Found) > 0 {
+				return &MigrationError{Migration: m, Line: st.Line, Err: errors.New("rehearsal: transaction control in this statement; not run")}
+			}
+			if err := ex.execInTx(ctx, st.SQL); err != nil {
+				return &MigrationError{Migration: m, Line: st.Line, Stmt: st.SQL, Err: fmt.Errorf("rehearsal: %w", err)}
+			}
+		}
+		if err := record(ctx, ex.sess.conn, []step{{m: m}}, created, !have.checksums); err != nil {
 			return &MigrationError{Migration: m, Err: err}
 		}
 		created, have.checksums = false, true
 		ms := time.Since(t0).Milliseconds()
 		out[i].DurationMS = &ms
 		out[i].Note = "rehearsed"
-		if out[i].Locks, err = locks.rehearsalLocks(ctx, tx); err != nil {
+		if out[i].Locks, err = locks.rehearsalLocks(ctx, ex.sess.conn); err != nil {
 			return &MigrationError{Migration: m, Err: err}
 		}
-	}
-	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-		return fmt.Errorf("roll back rehearsal: %w", err)
 	}
 	return nil
 }

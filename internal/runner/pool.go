@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"sync"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 )
@@ -68,11 +71,14 @@ func (p *pool) drain() {
 // errNoSchema reports a schema-per-tenant target whose schema is gone.
 var errNoSchema = errors.New("schema does not exist")
 
-// openSchema returns a session of t's database pointed at t's schema:
-// search_path (so goose's version table and every migration resolve in the
-// tenant's schema) and application_name set, and any advisory lock a
-// previous tenant left released, all in one query that also checks the
-// schema still exists.
+// openSchema returns a session of t's database pointed at t's schema. A
+// session another tenant used is reset first with DISCARD ALL: whatever
+// that tenant's migrations SET (lock_timeout = 0, a role), created
+// (temporary tables) or prepared, and any advisory lock, ends there. Then,
+// in one query that also checks the schema still exists: search_path (the
+// tenant's schema alone, then the fleet's shared_schemas, so an unqualified
+// name never reaches another schema by accident) and application_name.
+// The tool's limits are set again by each transaction (SET LOCAL).
 func (r *Runner) openSchema(ctx context.Context, t fleet.Target, readOnly bool) (*session, error) {
 	for attempt := 0; ; attempt++ {
 		s := r.pool.get(t, readOnly)
@@ -85,10 +91,16 @@ func (r *Runner) openSchema(ctx context.Context, t fleet.Target, readOnly bool) 
 			s.key = poolKey{t.DSN, readOnly}
 		}
 		s.pool = &r.pool
+		var err error
+		if !fresh {
+			err = s.reset(ctx)
+		}
 		var exists bool
-		err := s.conn.QueryRowContext(ctx, `SELECT set_config('search_path', $1, false),
-	set_config('application_name', $2, false), pg_advisory_unlock_all()::text, to_regnamespace($3) IS NOT NULL`,
-			t.QuotedSchema()+", public", AppName(t.Name), t.QuotedSchema()).Scan(new(string), new(string), new(string), &exists)
+		if err == nil {
+			err = s.conn.QueryRowContext(ctx, `SELECT set_config('search_path', $1, false),
+	set_config('application_name', $2, false), to_regnamespace($3) IS NOT NULL`,
+				r.searchPath(t), AppName(t.Name), t.QuotedSchema()).Scan(new(string), new(string), &exists)
+		}
 		if err != nil {
 			s.discard()
 			if !fresh && attempt == 0 && ctx.Err() == nil {
@@ -102,6 +114,30 @@ func (r *Runner) openSchema(ctx context.Context, t fleet.Target, readOnly bool) 
 		}
 		return s, nil
 	}
+}
+
+// searchPath is a tenant's search_path: its schema, then the shared ones.
+func (r *Runner) searchPath(t fleet.Target) string {
+	parts := []string{t.QuotedSchema()}
+	for _, s := range r.sharedSchemas {
+		parts = append(parts, fleet.Target{Schema: s}.QuotedSchema())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// reset returns a session another tenant used to a fresh session's state:
+// DISCARD ALL (after ending a transaction left open, which DISCARD cannot
+// run in).
+func (s *session) reset(ctx context.Context) error {
+	return s.native(func(c *pgx.Conn) error {
+		if c.PgConn().TxStatus() != 'I' {
+			if _, err := c.Exec(ctx, "ROLLBACK"); err != nil {
+				return err
+			}
+		}
+		_, err := c.Exec(ctx, "DISCARD ALL")
+		return err
+	})
 }
 
 // lockKeyFor is the advisory lock key of a target: goose's own key for a

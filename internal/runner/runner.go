@@ -33,6 +33,7 @@ type Settings struct {
 	ConnectTimeout           time.Duration // dialing and authentication
 	LockWait                 time.Duration // how long to poll for the target's advisory lock
 	Timeout                  time.Duration // whole budget per target; 0 means none
+	StallTimeout             time.Duration // no bytes from the server this long while waiting: probe the backend; pgsession's default when 0
 }
 
 // SettingsFrom takes a fleet file's session limits.
@@ -44,6 +45,7 @@ func SettingsFrom(d fleet.Defaults) Settings {
 		ConnectTimeout:           d.ConnectTimeout,
 		LockWait:                 d.LockWait,
 		Timeout:                  d.Timeout,
+		StallTimeout:             d.StallTimeout,
 	}
 }
 
@@ -58,6 +60,9 @@ type Options struct {
 	RollbackOnHalt bool          // when a wave halts the rollout, undo what this run applied
 	Logger         *slog.Logger  // progress and diagnostics; discarded when nil
 	Observer       Observer      // told as targets start and finish; nil for none
+	// SharedSchemas follow a tenant's own schema in its search_path (the
+	// fleet's shared_schemas); none by default.
+	SharedSchemas []string
 }
 
 // Wave is a group of targets that starts only when the previous wave ended
@@ -87,6 +92,10 @@ type Runner struct {
 	observe        Observer
 	store          database.StoreExtender
 	pool           pool // sessions shared by the schema-per-tenant targets of a database
+	sharedSchemas  []string
+
+	poolerMu sync.Mutex
+	poolers  map[string]bool // per DSN: reached through a transaction pooler
 }
 
 // New checks opts and returns a Runner.
@@ -99,8 +108,9 @@ func New(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{set: opts.Set, settings: opts.Settings, parallel: opts.Parallelism, txMode: opts.TxMode,
-		rollbackOnHalt: opts.RollbackOnHalt, log: opts.Logger, store: store,
-		retry: retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}}
+		rollbackOnHalt: opts.RollbackOnHalt, log: opts.Logger, store: store, sharedSchemas: opts.SharedSchemas,
+		poolers: map[string]bool{},
+		retry:   retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}}
 	if r.parallel <= 0 {
 		r.parallel = DefaultParallelism
 	}
@@ -229,12 +239,18 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 			}
 			tctx, cancel := ctx, context.CancelFunc(func() {})
 			if r.settings.Timeout > 0 {
-				tctx, cancel = context.WithTimeoutCause(ctx, r.settings.Timeout,
+				// The budget covers everything the target costs: the work
+				// ends early enough to leave the read-back its share.
+				end := time.Now().Add(r.settings.Timeout)
+				reserve := min(r.settings.Timeout/5, 5*time.Second)
+				tctx, cancel = context.WithDeadlineCause(context.WithValue(ctx, deadlineKey{}, end), end.Add(-reserve),
 					fmt.Errorf("target timeout of %s exceeded: %w", r.settings.Timeout, context.DeadlineExceeded))
 			}
+			wctx, stopWatch := r.watchTarget(tctx, t)
 			r.observe.TargetStarted(t.Name)
 			t0 := time.Now()
-			res := fn(tctx, t, log)
+			res := fn(wctx, t, log)
+			stopWatch()
 			cancel()
 			res.Name, res.Wave = t.Name, w.Name
 			res.StartedAt = startedAt(t0)

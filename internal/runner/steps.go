@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3/database"
 
@@ -112,13 +113,27 @@ type retryPolicy struct {
 	backoff  time.Duration // first pause; doubles, with jitter
 }
 
-// executor runs steps on one session of one target.
+// executor runs steps on one session of one target. Every transaction it
+// opens takes the target's lock inside it (pg_try_advisory_xact_lock,
+// released by the commit or rollback whatever sits between us and the
+// server) and re-reads the versions there, so the work and its bookkeeping
+// stay one transaction on one server connection, PgBouncer's transaction
+// pooling included.
 type executor struct {
-	conn   *sql.Conn
-	store  database.StoreExtender
-	tables tables // which of the tool's tables exist
-	mode   TxMode
-	policy retryPolicy
+	sess     *session
+	store    database.StoreExtender
+	tables   tables // which of the tool's tables exist
+	mode     TxMode
+	policy   retryPolicy
+	key      int64         // the target's advisory lock key
+	lockWait time.Duration // how long to poll for it
+	// sessionLocked: the session also holds the lock at session level,
+	// which NO TRANSACTION steps need across their statements.
+	sessionLocked bool
+	// open: a transaction is open on the session with the lock taken and
+	// the versions read in it (migrateTarget's planning transaction); the
+	// first transactional batch continues it.
+	open bool
 }
 
 // tables records which of the tool's tables a target has.
@@ -129,8 +144,10 @@ type tables struct{ version, checksums bool }
 // decision (compensate).
 func (e *executor) run(ctx context.Context, steps []step) outcome {
 	var out outcome
+	defer e.rollback(ctx)
 	for _, batch := range batches(steps, e.mode) {
 		if batch[0].noTx() {
+			e.rollback(ctx)
 			d, p, err := e.runNoTx(ctx, batch[0])
 			if err != nil {
 				out.partial, out.err = p, err
@@ -166,7 +183,7 @@ func (e *executor) runTxRetrying(ctx context.Context, batch []step) ([]report.Mi
 		if err == nil || !retryable(err) || attempt >= e.policy.attempts || ctx.Err() != nil {
 			return done, attempt, blocked, err
 		}
-		if b := lockHolders(ctx, e.conn); b != "" {
+		if b := lockHolders(ctx, e.sess.conn); b != "" {
 			blocked = b
 		}
 		jittered := pause/2 + rand.N(pause)
@@ -179,46 +196,165 @@ func (e *executor) runTxRetrying(ctx context.Context, batch []step) ([]report.Mi
 	}
 }
 
-// runTx runs a batch in one transaction with its version rows.
-func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration, error) {
-	tx, err := e.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin transaction: %w", err)
+// begin opens a transaction on the session, applies the session's limits
+// to it (SET LOCAL), takes the target's lock in it and reads the versions.
+func (e *executor) begin(ctx context.Context) (state, error) {
+	if _, err := e.sess.conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return state{applied: map[int64]bool{}}, fmt.Errorf("begin transaction: %w", err)
 	}
-	defer tx.Rollback() // a no-op after Commit
-	created, err := ensureVersionTable(ctx, e.store, tx, e.tables)
+	e.open = true
+	have, err := lockInTx(ctx, e.sess, e.key, e.lockWait)
+	if err != nil {
+		e.rollback(ctx)
+		return state{applied: map[int64]bool{}}, err
+	}
+	st, err := readVersionRows(ctx, e.store, e.sess.conn, have)
+	if err != nil {
+		e.rollback(ctx)
+		return st, err
+	}
+	e.tables = have
+	return st, nil
+}
+
+// rollback ends the open transaction, if any, on a context detached from
+// cancellation: an interrupted target still leaves its session clean.
+func (e *executor) rollback(ctx context.Context) {
+	if !e.open {
+		return
+	}
+	e.open = false
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = e.sess.native(func(c *pgx.Conn) error {
+		if c.PgConn().TxStatus() != 'I' {
+			_, err := c.Exec(rctx, "ROLLBACK")
+			return err
+		}
+		return nil
+	})
+}
+
+// commit commits the open transaction and checks it ended committed.
+func (e *executor) commit(ctx context.Context) error {
+	e.open = false
+	return e.sess.native(func(c *pgx.Conn) error {
+		if _, err := c.Exec(ctx, "COMMIT"); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	})
+}
+
+// runTx runs a batch in one transaction with its version rows: in the open
+// planning transaction when there is one, else in a new one that takes
+// the lock and checks the batch is still what the versions call for.
+func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration, error) {
+	if !e.open {
+		st, err := e.begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := stillDue(st, batch); err != nil {
+			e.rollback(ctx)
+			return nil, err
+		}
+	}
+	defer e.rollback(ctx) // a no-op after commit
+	created, err := ensureVersionTable(ctx, e.store, e.sess.conn, e.tables)
 	if err != nil {
 		return nil, err
 	}
 	done := make([]report.Migration, 0, len(batch))
 	for _, s := range batch {
 		t0 := time.Now()
-		if _, err := tx.ExecContext(ctx, s.sql()); err != nil {
+		stmts, err := s.statements()
+		if err != nil {
 			return nil, &MigrationError{Migration: s.m, Down: s.down, Err: err}
+		}
+		for _, st := range stmts {
+			if err := e.execInTx(ctx, st.SQL); err != nil {
+				return nil, &MigrationError{Migration: s.m, Down: s.down, Line: st.Line, Stmt: st.SQL, Err: err}
+			}
 		}
 		done = append(done, s.report(time.Since(t0)))
 	}
-	if err := record(ctx, tx, batch, created, !e.tables.checksums); err != nil {
+	if err := record(ctx, e.sess.conn, batch, created, !e.tables.checksums); err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+	if err := e.commit(ctx); err != nil {
+		return nil, err
 	}
 	e.tables = tables{true, true}
 	return done, nil
 }
 
+// execInTx runs one statement of a transactional batch on pgx's own
+// connection and checks, from the ReadyForQuery that ends it, that the
+// transaction is still open: a statement that committed or rolled it back
+// is an error the target stops at.
+func (e *executor) execInTx(ctx context.Context, sql string) error {
+	return e.sess.native(func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, sql)
+		if err != nil {
+			return err
+		}
+		if st := c.PgConn().TxStatus(); st != 'T' {
+			e.open = st != 'I'
+			return &TxEndedError{Status: st}
+		}
+		return nil
+	})
+}
+
+// TxEndedError is a statement of a migration that ended the tool's
+// transaction (a COMMIT or ROLLBACK that reached the server): what the
+// transaction ran before it is committed, or gone, without version rows.
+type TxEndedError struct{ Status byte }
+
+func (e *TxEndedError) Error() string {
+	return "this statement ended the tool's transaction (transaction control inside a migration): the target stopped here, " +
+		"and what the transaction ran before this statement may be committed without its version rows"
+}
+
+// stillDue checks, under the lock, that every step of batch is still to be
+// done: another run may have moved the target between two transactions.
+func stillDue(st state, batch []step) error {
+	for _, s := range batch {
+		if st.applied[s.m.Version] == s.down {
+			continue
+		}
+		return &VersionError{Msg: fmt.Sprintf("migration %s was %s by another run while this one waited between transactions; "+
+			"run again to continue from the target's current version", s.m.Name, map[bool]string{false: "applied", true: "reverted"}[s.down])}
+	}
+	return nil
+}
+
 // runNoTx runs a NO TRANSACTION step statement by statement (CREATE INDEX
 // CONCURRENTLY refuses a transaction block, and so does a multi-statement
-// query), then records its version in a transaction of its own.
+// query) on the session-locked session, then records its version in a
+// transaction of its own. It refuses to start while the target has an
+// INVALID index, and does not record the step if one is left after it.
 func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partialStep, error) {
 	t0 := time.Now()
 	stmts, err := s.statements()
 	if err != nil {
 		return 0, nil, &MigrationError{Migration: s.m, Down: s.down, Err: err}
 	}
+	if !e.sessionLocked {
+		if _, err := acquireLock(ctx, e.sess.conn, e.key, e.lockWait); err != nil {
+			return 0, nil, err
+		}
+		e.sessionLocked = true
+	}
+	if err := e.sess.setSession(ctx); err != nil {
+		return 0, nil, err
+	}
+	if err := checkInvalidIndexes(ctx, e.sess.conn, s, false); err != nil {
+		return 0, nil, err
+	}
 	for i, st := range stmts {
-		if _, err := e.conn.ExecContext(ctx, st.SQL); err != nil {
+		if _, err := e.sess.conn.ExecContext(ctx, st.SQL); err != nil {
 			var p *partialStep
 			// A failed CREATE INDEX CONCURRENTLY leaves an INVALID index
 			// behind even as the first statement; only a statement the
@@ -226,33 +362,31 @@ func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partial
 			if i > 0 || !rejectedBeforeRunning(err) {
 				p = &partialStep{step: s, ran: i, total: len(stmts)}
 			}
-			return 0, p, &MigrationError{Migration: s.m, Down: s.down, Err: fmt.Errorf("statement %d of %d (line %d): %w", i+1, len(stmts), st.Line, err)}
+			return 0, p, &MigrationError{Migration: s.m, Down: s.down, Line: st.Line, Stmt: st.SQL,
+				Err: fmt.Errorf("statement %d of %d (line %d): %w", i+1, len(stmts), st.Line, err)}
 		}
 	}
-	err = e.inTx(ctx, func(tx *sql.Tx) error {
-		created, err := ensureVersionTable(ctx, e.store, tx, e.tables)
-		if err != nil {
-			return err
+	if err := checkInvalidIndexes(ctx, e.sess.conn, s, true); err != nil {
+		return 0, &partialStep{step: s, ran: len(stmts), total: len(stmts)}, err
+	}
+	st, err := e.begin(ctx)
+	if err == nil {
+		err = stillDue(st, []step{s})
+	}
+	if err == nil {
+		var created bool
+		if created, err = ensureVersionTable(ctx, e.store, e.sess.conn, e.tables); err == nil {
+			if err = record(ctx, e.sess.conn, []step{s}, created, !e.tables.checksums); err == nil {
+				err = e.commit(ctx)
+			}
 		}
-		return record(ctx, tx, []step{s}, created, !e.tables.checksums)
-	})
+	}
+	e.rollback(ctx)
 	if err != nil {
 		return 0, &partialStep{step: s, ran: len(stmts), total: len(stmts)}, &MigrationError{Migration: s.m, Down: s.down, Err: err}
 	}
 	e.tables = tables{true, true}
 	return time.Since(t0), nil, nil
-}
-
-func (e *executor) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := e.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // rejectedBeforeRunning reports errors raised before a statement could

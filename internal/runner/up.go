@@ -11,6 +11,7 @@ import (
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
+	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
 // Up brings every target to version to (the set's latest when to < 0).
@@ -78,37 +79,81 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
-	defer sess.close()
-	have, err := acquireLock(ctx, sess.conn, lockKeyFor(t), r.settings.LockWait)
-	if err != nil {
+	defer func() { sess.close() }()
+	ex := r.executorFor(sess, t)
+	locked := func(err error) report.Target {
 		status := report.StatusFailed
 		if errors.Is(err, errLocked) {
 			status = report.StatusLocked
 		}
 		return r.failure(ctx, t, res, status, err)
 	}
-	if sess.pool != nil {
-		// A pooled session outlives the target; a session of its own
-		// releases the lock as it closes, which saves a round trip.
-		defer releaseLock(ctx, sess.conn, lockKeyFor(t))
-	}
-
-	st, err := readVersionRows(ctx, r.store, sess.conn, have)
+	// The lock, the versions and (in the common case) the whole batch live
+	// in one transaction.
+	st, err := ex.begin(ctx)
 	if err != nil {
-		return r.failure(ctx, t, res, report.StatusFailed, err)
+		return locked(err)
 	}
 	res.FromVersion, res.ToVersion = st.current, st.current
 	steps, err := plan(st)
 	if err != nil {
+		ex.rollback(ctx)
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
 	if len(steps) == 0 {
+		ex.rollback(ctx)
 		res.Status = report.StatusUpToDate
 		return res
 	}
+	if m := firstNoTx(steps); m != nil {
+		// NO TRANSACTION work needs one server session throughout: the
+		// session lock, then planning again under it.
+		ex.rollback(ctx)
+		usedDirect := false
+		if t.DirectDSN != "" {
+			direct := t
+			direct.DSN, direct.DirectDSN = t.DirectDSN, ""
+			ds, err := r.open(ctx, direct, false)
+			if err != nil {
+				return r.failure(ctx, t, res, report.StatusFailed, err)
+			}
+			sess.close()
+			sess, t = ds, direct
+			ex = r.executorFor(sess, t)
+			usedDirect = true
+		}
+		pooled, err := r.transactionPooler(ctx, t, sess)
+		if err != nil {
+			return r.failure(ctx, t, res, report.StatusFailed, err)
+		}
+		if pooled {
+			return r.failure(ctx, t, res, report.StatusFailed, &PoolerError{Migration: m.Name, Direct: usedDirect})
+		}
+		have, err := acquireLock(ctx, sess.conn, ex.key, r.settings.LockWait)
+		if err != nil {
+			return locked(err)
+		}
+		ex.sessionLocked = true
+		if sess.pool != nil {
+			// A pooled session outlives the target; a session of its own
+			// releases the lock as it closes, which saves a round trip.
+			defer releaseLock(ctx, sess.conn, ex.key)
+		}
+		if st, err = readVersionRows(ctx, r.store, sess.conn, have); err != nil {
+			return r.failure(ctx, t, res, report.StatusFailed, err)
+		}
+		ex.tables = have
+		res.FromVersion, res.ToVersion = st.current, st.current
+		if steps, err = plan(st); err != nil {
+			return r.failure(ctx, t, res, report.StatusFailed, err)
+		}
+		if len(steps) == 0 {
+			res.Status = report.StatusUpToDate
+			return res
+		}
+	}
 	log.Debug("running", "steps", len(steps), "from", st.current)
 
-	ex := &executor{conn: sess.conn, store: r.store, tables: tables{st.initialized, st.checksums}, mode: r.txMode, policy: r.retry}
 	out := ex.run(ctx, steps)
 	if out.attempts > 1 {
 		res.Attempts = out.attempts
@@ -128,7 +173,14 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 
 	status := report.StatusRolledBack
 	var remedy string
+	var ended *TxEndedError
+	var invalid *InvalidIndexError
 	switch {
+	case errors.As(out.err, &ended):
+		// What the transaction ran before the statement may be committed
+		// without version rows: nothing is undone on a guess.
+		status = report.StatusFailed
+		remedy = txEndedRemedy(out)
 	case out.partial != nil:
 		// What a half-run NO TRANSACTION file left behind is unknown: its
 		// down section was written for the whole file, so running it is a
@@ -160,7 +212,10 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 	if res.Status == report.StatusCancelled && status == report.StatusFailed {
 		res.Status = report.StatusFailed // a person is needed: that outranks the interruption
 	}
-	res.Error.Remedy = remedy
+	if errors.As(out.err, &invalid) {
+		res.Status = report.StatusFailed
+	}
+	res.Error.Remedy = joinRemedy(res.Error.Remedy, remedy)
 	res.Error.BlockedBy = t.Scrub(out.blocked)
 	return res
 }
@@ -177,8 +232,8 @@ func (r *Runner) compensate(ctx context.Context, t fleet.Target, sess *session, 
 		return nil, fmt.Sprintf("could not reconnect to undo %s: %v; undo them with `orchestrator down --to <from_version>` once the target is reachable",
 			describeSteps(out.steps), t.Scrub(err.Error()))
 	}
-	ex.conn = conn.conn
 	if conn != sess {
+		ex = r.executorFor(conn, t)
 		defer conn.close()
 	}
 	var reverted []report.Migration
@@ -196,21 +251,15 @@ func (r *Runner) compensate(ctx context.Context, t fleet.Target, sess *session, 
 	return reverted, ""
 }
 
-// usable returns sess if its connection still answers, else a fresh locked
+// usable returns sess if its connection still answers, else a fresh
 // session.
 func (r *Runner) usable(ctx context.Context, t fleet.Target, sess *session) (*session, error) {
 	if err := sess.conn.PingContext(ctx); err == nil {
 		return sess, nil
 	}
-	fresh, err := r.open(ctx, t, false)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := acquireLock(ctx, fresh.conn, lockKeyFor(t), r.settings.LockWait); err != nil {
-		fresh.close()
-		return nil, err
-	}
-	return fresh, nil
+	// Each transaction of the undo takes the lock itself, and a NO
+	// TRANSACTION undo takes the session lock first.
+	return r.open(ctx, t, false)
 }
 
 func (r *Runner) compensationBudget() time.Duration {
@@ -304,7 +353,7 @@ func (r *Runner) failure(ctx context.Context, t fleet.Target, res report.Target,
 // readLatest re-reads the version after a successful run: the version
 // table exists, so goose's one-query latest version is enough.
 func (r *Runner) readLatest(ctx context.Context, t fleet.Target, sess *session) (int64, error) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	rctx, cancel := budgeted(ctx, 15*time.Second)
 	defer cancel()
 	if v, err := r.store.GetLatestVersion(rctx, sess.conn); err == nil {
 		return v, nil
@@ -316,7 +365,7 @@ func (r *Runner) readLatest(ctx context.Context, t fleet.Target, sess *session) 
 // detached from cancellation. When the session is no longer usable (the
 // connection was lost or the statement cancelled) it reads on a fresh one.
 func (r *Runner) readBack(ctx context.Context, t fleet.Target, sess *session) (int64, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	ctx, cancel := budgeted(ctx, 15*time.Second)
 	defer cancel()
 	v, err := currentVersion(ctx, r.store, sess.conn)
 	if err == nil {
@@ -328,4 +377,38 @@ func (r *Runner) readBack(ctx context.Context, t fleet.Target, sess *session) (i
 	}
 	defer fresh.close()
 	return currentVersion(ctx, r.store, fresh.conn)
+}
+
+// executorFor returns an executor of the run's settings on sess.
+func (r *Runner) executorFor(sess *session, t fleet.Target) *executor {
+	return &executor{sess: sess, store: r.store, mode: r.txMode, policy: r.retry, key: lockKeyFor(t), lockWait: r.settings.LockWait}
+}
+
+// firstNoTx returns the migration of the first NO TRANSACTION step, or nil.
+func firstNoTx(steps []step) *source.Migration {
+	for _, s := range steps {
+		if s.noTx() {
+			return s.m
+		}
+	}
+	return nil
+}
+
+// txEndedRemedy tells a person what a migration that ended the tool's
+// transaction left behind.
+func txEndedRemedy(out outcome) string {
+	var me *MigrationError
+	name := "a migration"
+	if errors.As(out.err, &me) {
+		name = me.Migration.Name
+		if me.Line > 0 {
+			name += fmt.Sprintf(" (line %d)", me.Line)
+		}
+	}
+	msg := name + " ended the tool's transaction: what its batch ran before that statement may be committed (check the schema), " +
+		"and none of that batch's versions are recorded; remove the transaction control from the file, repair the target by hand, then run again"
+	if len(out.steps) > 0 {
+		msg += "; earlier transactions of this run committed " + describeSteps(out.steps) + " with their versions"
+	}
+	return msg
 }

@@ -191,6 +191,10 @@ func parseGoose(f *sqlFile, ps *problems) *Migration {
 			checkTerminated(f.path, down, ps)
 		}
 	}
+	m.UpWrapped = checkTxControl(f.path, "up", m.Up, m.UpLine, m.NoTx, ps)
+	if m.HasDown {
+		m.DownWrapped = checkTxControl(f.path, "down", m.Down, m.DownLine, m.DownNoTx, ps)
+	}
 	if m.NoTx && !m.HasDown {
 		ps.add(f.path, noTxAt, "NO TRANSACTION migrations need a down section: the tool undoes them with it when a later "+
 			"migration fails; add '-- +goose Down' at the end of the file, followed by the SQL that reverses this one")

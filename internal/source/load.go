@@ -68,10 +68,21 @@ type Migration struct {
 	UpSHA256 string
 	// DownSHA256 is the hex SHA-256 of Down; "" when HasDown is false.
 	DownSHA256 string
+	// UpWrapped reports that Up is wrapped as a whole in BEGIN; ... COMMIT;
+	// (the golang-migrate convention): UpStatements leaves the wrapper out,
+	// so the body runs in the tool's own transaction. Up and UpSHA256 keep
+	// the file as written.
+	UpWrapped bool
+	// DownWrapped is UpWrapped for the down section.
+	DownWrapped bool
 }
 
 // UpStatements splits Up into statements, with line numbers in UpFile.
-func (m *Migration) UpStatements() ([]Statement, error) { return Split(m.Up, m.UpLine) }
+// A whole-section BEGIN ... COMMIT wrapper is left out.
+func (m *Migration) UpStatements() ([]Statement, error) {
+	stmts, err := Split(m.Up, m.UpLine)
+	return unwrap(stmts, m.UpWrapped), err
+}
 
 // DownStatements splits Down into statements, with line numbers in
 // DownFile; none when HasDown is false.
@@ -79,7 +90,8 @@ func (m *Migration) DownStatements() ([]Statement, error) {
 	if !m.HasDown {
 		return nil, nil
 	}
-	return Split(m.Down, m.DownLine)
+	stmts, err := Split(m.Down, m.DownLine)
+	return unwrap(stmts, m.DownWrapped), err
 }
 
 // seal computes the checksums once the texts are final.

@@ -5,10 +5,16 @@ package source
 func loadMigrate(files []*sqlFile, ps *problems) []*Migration {
 	var ups, downs []*sqlFile
 	noTx := map[*sqlFile]bool{}
+	wrapped := map[*sqlFile]bool{}
 	clean := map[*sqlFile]bool{} // the file's own content has no problem
 	for _, f := range files {
 		before := len(*ps)
 		noTx[f] = checkMigrateFile(f, ps)
+		section := "up"
+		if f.kind == kindDown {
+			section = "down"
+		}
+		wrapped[f] = checkTxControl(f.path, section, f.text, 1, noTx[f], ps)
 		clean[f] = len(*ps) == before
 		if f.kind == kindUp {
 			ups = append(ups, f)
@@ -66,6 +72,9 @@ func loadMigrate(files []*sqlFile, ps *problems) []*Migration {
 			HasDown:  true,
 			NoTx:     noTx[u],
 			DownNoTx: noTx[d],
+
+			UpWrapped:   wrapped[u],
+			DownWrapped: wrapped[d],
 		}
 		m.seal()
 		migs = append(migs, m)

@@ -1,0 +1,98 @@
+package fleet
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ServerVersion is what one server of a fleet reported when asked its
+// version: validate --probe-versions lints for the versions found.
+type ServerVersion struct {
+	// Server is "host:port" (the first host when the DSN lists fallbacks).
+	Server string `json:"server"`
+	// Origin is where the first target or discovery entry on that server
+	// was defined.
+	Origin string `json:"origin"`
+	// Version is server_version_num (150020 for 15.20); 0 when Err is set.
+	Version int `json:"version,omitempty"`
+	// Err says why the version could not be read, scrubbed of the DSN.
+	Err string `json:"error,omitempty"`
+}
+
+// ProbeVersions opens one connection to each distinct server of f (its
+// listed targets and the servers its databases: and schemas: entries
+// discover on; no discovery runs, so the servers a query: entry would list
+// are not asked, nor is its catalog server), reads
+// server_version_num and closes it. Servers are asked one at a time, in the
+// order the fleet file names them; a server that cannot be asked has Err
+// set, and the others are still asked.
+func ProbeVersions(ctx context.Context, f *Fleet) []ServerVersion {
+	type server struct{ dsn, origin string }
+	var order []string
+	servers := map[string]server{}
+	add := func(dsn, origin string) {
+		key := serverKey(dsn)
+		if key == "" {
+			key = "the server of " + origin
+		}
+		if _, seen := servers[key]; !seen {
+			servers[key] = server{dsn, origin}
+			order = append(order, key)
+		}
+	}
+	for _, t := range f.Targets {
+		add(t.DSN, t.Origin)
+	}
+	for _, s := range f.Discover {
+		if s.Query == "" {
+			add(s.Server, s.Origin)
+		}
+	}
+	out := make([]ServerVersion, 0, len(order))
+	for _, key := range order {
+		s := servers[key]
+		v, err := readServerVersion(ctx, s.dsn, f.Defaults)
+		sv := ServerVersion{Server: key, Origin: s.origin, Version: v}
+		if err != nil {
+			sv.Version = 0
+			sv.Err = Target{DSN: s.dsn}.Scrub(strings.Join(strings.Fields(err.Error()), " "))
+		}
+		out = append(out, sv)
+	}
+	return out
+}
+
+// readServerVersion asks the server behind dsn for server_version_num on a
+// read-only session of its own.
+func readServerVersion(ctx context.Context, dsn string, d Defaults) (int, error) {
+	conn, err := connectDiscovery(ctx, dsn, d)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	var v int
+	err = conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v)
+	return v, err
+}
+
+// serverKey is "host:port" of dsn's first host; "" when it does not
+// parse (Parse has already refused such a DSN).
+func serverKey(dsn string) string {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return ""
+	}
+	port := strconv.Itoa(int(cfg.Port))
+	if strings.HasPrefix(cfg.Host, "/") {
+		return cfg.Host + ":" + port
+	}
+	return net.JoinHostPort(cfg.Host, port)
+}

@@ -1,0 +1,102 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"strings"
+	"testing"
+)
+
+func diagnosticsSample() (DiagnosticSummary, []Diagnostic) {
+	ds := []Diagnostic{
+		{File: "m/002_a.sql", Line: 3, Rule: "index-not-concurrent", Severity: SeverityWarning, Message: "CREATE INDEX on users: blocks writes"},
+		{File: "m/003_b,c:d.sql", Line: 1, Rule: "concurrently-in-transaction", Severity: SeverityError,
+			Message: "100% fails\nsecond line with <xml> & | pipes *stars* and \x01 control"},
+		{File: "m/004_c.sql", Line: 2, Rule: "no-transaction-splits-batch", Severity: SeverityNote, Message: "splits the batch"},
+		{File: "fleet.yaml", Rule: "fleet", Severity: SeverityError, Message: "no targets"},
+	}
+	return DiagnosticSummary{Command: "validate", Errors: 2, Warnings: 1, Notes: 1}, ds
+}
+
+func TestDiagnosticsJUnit(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		s, ds := diagnosticsSample()
+		s.Strict = strict
+		var b bytes.Buffer
+		if err := WriteDiagnosticsJUnit(&b, s, ds); err != nil {
+			t.Fatal(err)
+		}
+		doc := parseJUnit(t, b.Bytes())
+		suite := doc.Suites[0]
+		want := 2
+		if strict {
+			want = 3
+		}
+		if len(suite.Cases) != 4 || suite.Failures != want || doc.Failures != want {
+			t.Errorf("strict=%v: %d cases, %d failures, want 4 and %d\n%s", strict, len(suite.Cases), suite.Failures, want, b.String())
+		}
+		if c := suite.Cases[1]; c.Failure == nil || c.Failure.Type != "error" || strings.Contains(c.Failure.Message, "second line") ||
+			!strings.Contains(c.Failure.Text, "<xml> & |") || strings.Contains(c.Failure.Text, "\x01") {
+			t.Errorf("error case = %+v", c)
+		}
+		if c := suite.Cases[2]; c.Failure != nil || !strings.Contains(string(c.SystemOut), "splits the batch") {
+			t.Errorf("a note fails or loses its message: %+v", c)
+		}
+	}
+	var b bytes.Buffer
+	if err := WriteDiagnosticsJUnit(&b, DiagnosticSummary{Command: "validate", OK: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if doc := parseJUnit(t, b.Bytes()); len(doc.Suites[0].Cases) != 1 || doc.Failures != 0 {
+		t.Errorf("no findings: %s", b.String())
+	}
+	if err := xml.Unmarshal(b.Bytes(), new(struct{})); err != nil {
+		t.Errorf("not XML: %v", err)
+	}
+}
+
+func TestDiagnosticsMarkdown(t *testing.T) {
+	s, ds := diagnosticsSample()
+	var b bytes.Buffer
+	if err := WriteDiagnosticsMarkdown(&b, s, ds); err != nil {
+		t.Fatal(err)
+	}
+	rows := tableRows(t, b.String())
+	if len(rows) != 6 { // the header, the separator and one row per diagnostic
+		t.Fatalf("%d rows:\n%s", len(rows), b.String())
+	}
+	msg := rows[3][3]
+	if len(rows[3]) != 4 {
+		t.Errorf("the error row has %d cells, want 4: %q", len(rows[3]), rows[3])
+	}
+	for _, want := range []string{`\<xml\>`, `\&`, `\|`, `\*stars\*`, "<br>"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message cell %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "\x01") || !strings.HasPrefix(b.String(), "### orchestrator validate: failed, 2 errors, 1 warning, 1 note") {
+		t.Errorf("markdown:\n%s", b.String())
+	}
+	b.Reset()
+	_ = WriteDiagnosticsMarkdown(&b, DiagnosticSummary{Command: "validate", OK: true}, nil)
+	if !strings.Contains(b.String(), "ok, 0 errors") || !strings.Contains(b.String(), "_No findings._") {
+		t.Errorf("no findings:\n%s", b.String())
+	}
+}
+
+func TestDiagnosticsGitHub(t *testing.T) {
+	s, ds := diagnosticsSample()
+	var b bytes.Buffer
+	if err := WriteDiagnosticsGitHub(&b, s, ds); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"::warning file=m/002_a.sql,line=3,title=index-not-concurrent::warning: CREATE INDEX on users: blocks writes",
+		"::error file=m/003_b%2Cc%3Ad.sql,line=1,title=concurrently-in-transaction::error: 100%25 fails%0Asecond line with <xml> & | pipes *stars* and  control",
+		"::notice file=m/004_c.sql,line=2,title=no-transaction-splits-batch::note: splits the batch",
+		"::error file=fleet.yaml,title=fleet::error: no targets",
+	}
+	if got := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
