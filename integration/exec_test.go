@@ -153,6 +153,18 @@ func TestExecAcrossFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("statement timeout", func(t *testing.T) {
+		res := runCLI(t, nil, "exec", "--fleet", fleetPath, "--format", "json", "--statement-timeout", "200ms", "--sql", "SELECT pg_sleep(5)")
+		if res.code != 1 {
+			t.Fatalf("exit %d, want 1\n%s", res.code, res.stderr)
+		}
+		for _, tr := range parseReport(t, res.stdout).Targets {
+			if tr.Status != "failed" || tr.Error == nil || tr.Error.SQLState != "57014" {
+				t.Errorf("%s: %+v, want failed with SQLSTATE 57014 (statement timeout)", tr.Name, tr)
+			}
+		}
+	})
+
 	t.Run("one statement only", func(t *testing.T) {
 		res := runCLI(t, nil, "exec", "--fleet", fleetPath, "--sql", "SELECT 1; DROP TABLE sessions")
 		if res.code != 2 || !strings.Contains(res.stderr, "2 statements") {
