@@ -244,6 +244,45 @@ type Report struct {
 	Summary       map[string]int `json:"summary"`
 	Notes         []string       `json:"notes"`
 	Targets       []TargetResult `json:"targets"`
+	// Wave, Shard and Waves: a run of one wave, and each wave's failures
+	// against its budget.
+	Wave  string `json:"wave"`
+	Shard *struct {
+		Index int `json:"index"`
+		Count int `json:"count"`
+	} `json:"shard"`
+	Waves []struct {
+		Name        string `json:"name"`
+		Targets     int    `json:"targets"`
+		Failures    int    `json:"failures"`
+		MaxFailures string `json:"max_failures"`
+		Allowed     *int   `json:"allowed"`
+		Halted      bool   `json:"halted"`
+		Order       string `json:"order"`
+	} `json:"waves"`
+	// Rehearsal is plan --verify's fleet summary of the worst tenants.
+	Rehearsal *struct {
+		MaxExclusiveRows *int64 `json:"max_exclusive_rows"`
+		LargestExclusive []struct {
+			Target    string `json:"target"`
+			Migration string `json:"migration"`
+			Relation  string `json:"relation"`
+			Rows      int64  `json:"rows"`
+			Bytes     int64  `json:"bytes"`
+		} `json:"largest_exclusive"`
+		Slowest []struct {
+			Target     string `json:"target"`
+			DurationMS int64  `json:"duration_ms"`
+		} `json:"slowest"`
+	} `json:"rehearsal"`
+}
+
+// LockResult mirrors one lock of a rehearsed migration.
+type LockResult struct {
+	Relation string `json:"relation"`
+	Mode     string `json:"mode"`
+	Rows     int64  `json:"rows"`
+	Bytes    int64  `json:"bytes"`
 }
 
 // TargetResult mirrors one target of the JSON report.
@@ -259,11 +298,12 @@ type TargetResult struct {
 		DurationMS *int64 `json:"duration_ms"`
 	} `json:"applied"`
 	Pending []struct {
-		Version    int64    `json:"version"`
-		Name       string   `json:"name"`
-		DurationMS *int64   `json:"duration_ms"`
-		Statements []string `json:"statements"`
-		Note       string   `json:"note"`
+		Version    int64        `json:"version"`
+		Name       string       `json:"name"`
+		DurationMS *int64       `json:"duration_ms"`
+		Statements []string     `json:"statements"`
+		Note       string       `json:"note"`
+		Locks      []LockResult `json:"locks"`
 	} `json:"pending"`
 	// Reverted lists migrations undone by compensation or --rollback-on-halt.
 	Reverted []struct {
@@ -298,7 +338,15 @@ type TargetResult struct {
 	ManagedBy      string `json:"managed_by"`
 	ClaimedVersion *int64 `json:"claimed_version"`
 	Forced         bool   `json:"forced"`
-	DurationMS     int64  `json:"duration_ms"`
+	// Rows is what exec's query returned on the target.
+	Rows *struct {
+		Columns   []string `json:"columns"`
+		Values    [][]any  `json:"values"`
+		Truncated bool     `json:"truncated"`
+	} `json:"rows"`
+	SizeBytes  *int64     `json:"size_bytes"`
+	StartedAt  *time.Time `json:"started_at"`
+	DurationMS int64      `json:"duration_ms"`
 }
 
 func parseReport(t testing.TB, data string) Report {

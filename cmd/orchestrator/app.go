@@ -48,9 +48,10 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				Usage:     "apply pending migrations to every target, atomically per target",
 				UsageText: "orchestrator up --fleet fleet.yaml [--to V] [--parallel N] [--format table|json|junit|markdown] [--report FILE]",
 				Description: "Example:\n   orchestrator up --fleet fleet.yaml --parallel 16 --report up.json\n" +
-					"   orchestrator up --dsn postgres://app@localhost:5432/acme",
-				Flags: append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
-					toFlag("version to migrate to")),
+					"   orchestrator up --dsn postgres://app@localhost:5432/acme\n" +
+					"   orchestrator up --fleet fleet.yaml --wave everyone --shard 1/4 --after canary.json --report everyone-1.json",
+				Flags: append(append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
+					toFlag("version to migrate to")), waveFlags()...),
 				Action: func(c *cli.Context) error { return runUp(c.Context, bindRun(c, stdout, stderr, lookup)) },
 			},
 			{
@@ -62,7 +63,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 					"Example:\n   orchestrator plan --fleet fleet.yaml --to 2 --sql\n   orchestrator down --fleet fleet.yaml --to 2 --yes --report down.json",
 				Flags: append(append(append([]cli.Flag{}, common...), rolloutFlags()...),
 					&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "revert without asking (required when stdin is not a terminal)"},
-					&cli.Int64Flag{Name: "to", DefaultText: "none, it must be given", Usage: "version to roll back to, required (0 reverts everything)"}),
+					&cli.Int64Flag{Name: "to", DefaultText: "none, it must be given unless --undo", Usage: "version to roll back to (required unless --undo; 0 reverts everything)"}, undoFlag()),
 				Action: func(c *cli.Context) error { return runDown(c.Context, bindRun(c, stdout, stderr, lookup)) },
 			},
 			{
@@ -80,9 +81,15 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 				Description: "Example:\n   orchestrator plan --fleet fleet.yaml --format json > plan.json\n   orchestrator plan --fleet fleet.yaml --verify   # rehearse on every tenant, then roll back",
 				Flags: append(append([]cli.Flag{}, common...), toFlag("version to plan for (below a target's version: the downs that would run)"),
 					&cli.BoolFlag{Name: "sql", Usage: "include the statements each target would run, in order"},
-					&cli.BoolFlag{Name: "verify", Usage: "rehearse: run the pending migrations in a transaction that is always rolled back"}),
+					&cli.BoolFlag{Name: "verify", Usage: "rehearse: run the pending migrations in a transaction that is always rolled back"},
+					maxExclusiveRowsFlag()),
 				Action: func(c *cli.Context) error {
-					return runPlan(c.Context, bindRun(c, stdout, stderr, lookup), c.Bool("sql"), c.Bool("verify"))
+					o := bindRun(c, stdout, stderr, lookup)
+					if c.IsSet(flagMaxExclusiveRows) {
+						v := c.Int64(flagMaxExclusiveRows)
+						o.maxExclusiveRows = &v
+					}
+					return runPlan(c.Context, o, c.Bool("sql"), c.Bool("verify"))
 				},
 			},
 			{
@@ -195,6 +202,7 @@ func newApp(stdout, stderr io.Writer, lookup env) *cli.App {
 			},
 		},
 	}
+	app.Commands = append(app.Commands, execCommand(func(c *cli.Context) runOptions { return bindRun(c, stdout, stderr, lookup) }))
 	app.Commands = append(app.Commands, completionCommand(stdout))
 	onUsageError := func(_ *cli.Context, err error, _ bool) error { return flagError(app.Commands, err) }
 	app.OnUsageError = onUsageError

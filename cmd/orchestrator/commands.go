@@ -34,6 +34,9 @@ type prepared struct {
 }
 
 func runUp(ctx context.Context, o runOptions) error {
+	if o.wave != "" || len(o.after) > 0 {
+		return runUpWave(ctx, o)
+	}
 	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
@@ -42,8 +45,11 @@ func runUp(ctx context.Context, o runOptions) error {
 }
 
 func runDown(ctx context.Context, o runOptions) error {
+	if len(o.undo) > 0 {
+		return runUndo(ctx, o)
+	}
 	if !o.toSet {
-		return usagef("down needs --to V: the version to roll back to (0 reverts everything)")
+		return usagef("down needs --to V: the version to roll back to (0 reverts everything), or --undo REPORT.json")
 	}
 	if !o.yes && !stdinIsTerminal() {
 		return usagef("down reverts migrations and their data: with no terminal to confirm on, give --yes (nothing was touched; `plan --to %d` previews what down would do)", o.to)
@@ -162,11 +168,15 @@ func runStatus(ctx context.Context, o runOptions) error {
 }
 
 func runPlan(ctx context.Context, o runOptions, withSQL, verify bool) error {
+	if _, err := maxExclusiveRows(o, fleet.Defaults{}, verify); err != nil {
+		return err // before any connection
+	}
 	p, err := prepare(ctx, o)
 	if err != nil {
 		return err
 	}
-	return finish(ctx, o, p.format, p.runner.Plan(ctx, p.fleet.Targets, runner.PlanOptions{To: p.to, SQL: withSQL, Verify: verify}))
+	limit, _ := maxExclusiveRows(o, p.fleet.Defaults, verify)
+	return finish(ctx, o, p.format, p.runner.Plan(ctx, p.fleet.Targets, runner.PlanOptions{To: p.to, SQL: withSQL, Verify: verify, MaxExclusiveRows: limit}))
 }
 
 func runDrift(ctx context.Context, o runOptions, scratch, promPath string) error {
@@ -328,7 +338,7 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 		}
 	}
 	for _, wt := range fleet.AssignWaves(fl.Targets, fl.Waves) {
-		w := runner.Wave{Name: wt.Wave.Name, Targets: wt.Targets, MaxFailures: wt.Wave.MaxFailures}
+		w := runner.Wave{Name: wt.Wave.Name, Targets: wt.Targets, MaxFailures: wt.Wave.MaxFailures, Order: wt.Wave.Order}
 		if o.maxFailures != "" {
 			w.MaxFailures = budget // the flag overrides every wave's budget
 		}
@@ -572,4 +582,19 @@ func finish(ctx context.Context, o runOptions, format report.Format, rep *report
 		return exitError{exitDrift}
 	}
 	return nil
+}
+
+// maxExclusiveRows is the rehearsal's limit: the flag, else the fleet's
+// setting.
+func maxExclusiveRows(o runOptions, d fleet.Defaults, verify bool) (*int64, error) {
+	if o.maxExclusiveRows == nil {
+		return d.MaxExclusiveRows, nil
+	}
+	switch {
+	case !verify:
+		return nil, usagef("--%s needs --verify: only a rehearsal sees the locks", flagMaxExclusiveRows)
+	case *o.maxExclusiveRows < 0:
+		return nil, usagef("--%s must be 0 or more, got %d", flagMaxExclusiveRows, *o.maxExclusiveRows)
+	}
+	return o.maxExclusiveRows, nil
 }

@@ -30,13 +30,18 @@ type runOptions struct {
 	rollbackHalt  bool
 	retries       int
 	retriesSet    bool
-	all           bool // --all: the table lists every target
-	yes           bool // --yes: consent to a destructive command without a terminal
-	verbose       bool
-	quiet         bool
-	stdout        io.Writer
-	stderr        io.Writer
-	lookup        env
+	all           bool     // --all: the table lists every target
+	yes           bool     // --yes: consent to a destructive command without a terminal
+	wave          string   // up --wave
+	after         []string // up --after
+	undo          []string // down --undo
+	// maxExclusiveRows: plan --max-exclusive-rows; nil when not given.
+	maxExclusiveRows *int64
+	verbose          bool
+	quiet            bool
+	stdout           io.Writer
+	stderr           io.Writer
+	lookup           env
 }
 
 // Duration flags that override the fleet file's defaults.
@@ -56,7 +61,7 @@ func targetFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "select", Usage: "only targets whose labels match key=value[,key=value] (repeatable: any may match)"},
 		&cli.StringSliceFlag{Name: "target", Usage: "only targets whose name matches this glob (repeatable: any may match)"},
 		&cli.StringFlag{Name: "shard", Usage: "i/n: run the i-th of n stable shards of the selected targets (n alone: i from JOB_COMPLETION_INDEX)"},
-		&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout format: table, json, junit or markdown"},
+		&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout format: table, json, junit, markdown or csv"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug logs on stderr"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only warnings and errors on stderr"},
 	}
@@ -133,6 +138,7 @@ func bindRun(c *cli.Context, stdout, stderr io.Writer, lookup env) runOptions {
 	o.txMode = c.String("tx-mode")
 	o.maxFailures = c.String("max-failures")
 	o.rollbackHalt = c.Bool("rollback-on-halt")
+	o.wave, o.after, o.undo = c.String("wave"), c.StringSlice("after"), c.StringSlice("undo")
 	if c.IsSet("retries") {
 		o.retries, o.retriesSet = c.Int("retries"), true
 	}
@@ -145,4 +151,13 @@ func bindRun(c *cli.Context, stdout, stderr io.Writer, lookup env) runOptions {
 		}
 	}
 	return o
+}
+
+// flagMaxExclusiveRows is plan's limit on the rows an ACCESS EXCLUSIVE lock
+// of a rehearsal may cover.
+const flagMaxExclusiveRows = "max-exclusive-rows"
+
+func maxExclusiveRowsFlag() cli.Flag {
+	return &cli.Int64Flag{Name: flagMaxExclusiveRows, DefaultText: "the fleet's max_exclusive_rows, else none",
+		Usage: "with --verify: fail a target where a migration would hold an ACCESS EXCLUSIVE lock on a table of more estimated rows"}
 }

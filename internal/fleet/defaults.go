@@ -46,6 +46,10 @@ func (w *walker) defaults(n *yaml.Node) Defaults {
 			}
 		} else if key == "shared_schemas" {
 			d.SharedSchemas = w.schemaList(f.val, path)
+		} else if key == "max_exclusive_rows" {
+			if v, ok := w.rowCount(f.val, path); ok {
+				d.MaxExclusiveRows = &v
+			}
 		} else if v, ok := w.duration(f.val, path); ok {
 			*durations[key] = v
 		}
@@ -135,4 +139,18 @@ func (w *walker) schemaList(n *yaml.Node, path string) []string {
 		}
 	}
 	return out
+}
+
+// rowCount reads a count of rows: 0 or more.
+func (w *walker) rowCount(n *yaml.Node, path string) (int64, bool) {
+	s, ok := w.scalar(n, path, "a count of rows (0 or more)", false)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || v < 0 {
+		w.probs.addf(n.Line, "%s: %q is not a count of rows (0 or more, like 100000)", path, truncate(s, 40))
+		return 0, false
+	}
+	return v, true
 }

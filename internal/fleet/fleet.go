@@ -29,6 +29,10 @@ type Defaults struct {
 	// golang-migrate's version table exists, up, down and adopt keep it
 	// in step) or GolangMigrateIgnore (leave it alone).
 	GolangMigrateTable string
+	// MaxExclusiveRows fails a rehearsal (plan --verify) on a target where a
+	// migration would hold an ACCESS EXCLUSIVE lock on a table of more
+	// estimated rows than this; nil: no limit.
+	MaxExclusiveRows *int64
 }
 
 // The values of defaults.golang_migrate_table.

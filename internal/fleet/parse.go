@@ -13,7 +13,7 @@ func topKeys() []string { return []string{"defaults", "targets", "discover", "wa
 
 func defaultKeys() []string {
 	return []string{"parallelism", "lock_timeout", "statement_timeout", "connect_timeout",
-		"idle_in_transaction_timeout", "lock_wait", "timeout", "stall_timeout", "shared_schemas", "golang_migrate_table"}
+		"idle_in_transaction_timeout", "lock_wait", "timeout", "stall_timeout", "shared_schemas", "golang_migrate_table", "max_exclusive_rows"}
 }
 
 func targetKeys() []string { return []string{"name", "dsn", "direct_dsn", "labels"} }

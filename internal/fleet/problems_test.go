@@ -32,7 +32,7 @@ targets:
   - name: acme
     dsn: postgres://db1/acme
 `,
-			want: `fleet.yaml:2: unknown key "retries" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas, golang_migrate_table)`,
+			want: `fleet.yaml:2: unknown key "retries" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas, golang_migrate_table, max_exclusive_rows)`,
 		},
 		{
 			name: "PostgreSQL setting name suggests ours",
@@ -200,6 +200,16 @@ targets:
 			want: `fleet.yaml:2: defaults.parallelism: "0" is not a positive integer`,
 		},
 		{
+			name: "max_exclusive_rows not a count",
+			src: `defaults:
+  max_exclusive_rows: -5
+targets:
+  - name: acme
+    dsn: postgres://db1/acme
+`,
+			want: `fleet.yaml:2: defaults.max_exclusive_rows: "-5" is not a count of rows (0 or more, like 100000)`,
+		},
+		{
 			name: "parallelism of the wrong kind",
 			src: `defaults:
   parallelism: {max: 4}
@@ -226,7 +236,7 @@ targets:
   - name: acme
     dsn: postgres://db1/acme
 `,
-			want: `fleet.yaml:1: defaults must be a mapping of settings (parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas, golang_migrate_table), got a list`,
+			want: `fleet.yaml:1: defaults must be a mapping of settings (parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas, golang_migrate_table, max_exclusive_rows), got a list`,
 		},
 		{
 			name: "malformed YAML",
@@ -536,7 +546,7 @@ waves:
 fleet.yaml:7: unknown key "max_failure" in waves[0] (did you mean "max_failures"?)
 fleet.yaml:9: unknown key "labels" in waves[1] (did you mean "select"?)
 fleet.yaml:10: unknown key "budget" in waves[1] (did you mean "max_failures"?)
-fleet.yaml:12: unknown key "retries" in waves[2] (known keys: name, select, max_failures)`,
+fleet.yaml:12: unknown key "retries" in waves[2] (known keys: name, select, max_failures, order)`,
 		},
 		{
 			name: "wave select not a mapping of scalars",

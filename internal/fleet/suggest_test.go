@@ -36,7 +36,7 @@ func TestUnknownKeyMsg(t *testing.T) {
 		{"transposition", "tiemout", defaultKeys(), `unknown key "tiemout" in defaults (did you mean "timeout"?)`},
 		{"alias", "url", targetKeys(), `unknown key "url" in defaults (did you mean "dsn"?)`},
 		{"alias for another mapping is not suggested", "url", defaultKeys(),
-			`unknown key "url" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas, golang_migrate_table)`},
+			`unknown key "url" in defaults (known keys: parallelism, lock_timeout, statement_timeout, connect_timeout, idle_in_transaction_timeout, lock_wait, timeout, stall_timeout, shared_schemas, golang_migrate_table, max_exclusive_rows)`},
 		{"too far", "retries", targetKeys(), `unknown key "retries" in defaults (known keys: name, dsn, direct_dsn, labels)`},
 	}
 	for _, tt := range tests {

@@ -20,15 +20,25 @@ type Wave struct {
 	// MaxFailures is how many failed targets the wave tolerates before the
 	// rollout halts; the zero Budget (max_failures left out) is unlimited.
 	MaxFailures Budget
-	Line        int // line of the wave in the fleet file; 0 for one it did not define
+	// Order is how the wave's targets start: OrderFleet (as listed and
+	// discovered), OrderSize (smallest first) or OrderName.
+	Order string
+	Line  int // line of the wave in the fleet file; 0 for one it did not define
 }
+
+// Wave orders.
+const (
+	OrderFleet = ""     // fleet order
+	OrderSize  = "size" // smallest first: database size, or a schema's total relation size
+	OrderName  = "name" // by target name
+)
 
 // RestWave is the name of the wave AssignWaves adds for the targets that no
 // wave of the fleet file selects. A fleet file may not use it for a wave of
 // its own unless some wave has no select (then no target is left over).
 const RestWave = "rest"
 
-func waveKeys() []string { return []string{"name", "select", "max_failures"} }
+func waveKeys() []string { return []string{"name", "select", "max_failures", "order"} }
 
 const budgetHint = "a count like 0 or 2, or a percentage like 2%"
 
@@ -165,6 +175,16 @@ func (w *walker) wave(i int, item *yaml.Node) waveEntry {
 	if f, found := fields["max_failures"]; found {
 		if b, ok := w.budget(f.val, path+".max_failures", e.subject); ok {
 			e.wave.MaxFailures = b
+		}
+	}
+	if f, found := fields["order"]; found {
+		if o, ok := w.scalar(f.val, path+".order", "size or name", false); ok {
+			switch o {
+			case OrderSize, OrderName:
+				e.wave.Order = o
+			default:
+				w.probs.addf(f.val.Line, "%s: order %q is not known (use size: smallest first, or name; leave it out for fleet order)", e.subject, truncate(o, 40))
+			}
 		}
 	}
 	e.ok = len(w.probs) == before

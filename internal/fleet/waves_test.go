@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -79,6 +80,19 @@ func TestParseWaves(t *testing.T) {
 				{Name: "canary", Select: map[string]string{"tier": "canary"}, MaxFailures: Budget{Limited: true}, Line: 5},
 				{Name: "canary-eu", Select: map[string]string{"tier": "canary-eu"}, MaxFailures: Budget{Limited: true}, Line: 8},
 				{Name: "rest", Line: 11},
+			},
+		},
+		{
+			name: "orders",
+			src: `waves:
+  - {name: canary, select: {tier: canary}, order: size}
+  - {name: eu, select: {region: eu}, order: name}
+  - {name: rest}
+`,
+			want: []Wave{
+				{Name: "canary", Select: map[string]string{"tier": "canary"}, Order: OrderSize, Line: 5},
+				{Name: "eu", Select: map[string]string{"region": "eu"}, Order: OrderName, Line: 6},
+				{Name: "rest", Line: 7},
 			},
 		},
 		{
@@ -232,5 +246,36 @@ func TestAssignWavesCopies(t *testing.T) {
 	got[0].Targets[0].Name = "changed"
 	if targets[0].Name != "a" {
 		t.Error("AssignWaves returned the caller's slice")
+	}
+}
+
+func TestParseWaveOrderProblems(t *testing.T) {
+	const head = "targets:\n  - name: a\n    dsn: postgres://db/a\nwaves:\n"
+	tests := []struct{ name, src, want string }{
+		{"unknown order", "  - {name: w, order: biggest}\n", `fleet.yaml:5: wave "w": order "biggest" is not known (use size: smallest first, or name; leave it out for fleet order)`},
+		{"order not a string", "  - name: w\n    order: [size]\n", `fleet.yaml:6: waves[0].order must be size or name`},
+		{"order empty", "  - {name: w, order: \"\"}\n", `order "" is not known`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseString(t, head+tt.src, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseMaxExclusiveRows(t *testing.T) {
+	f, err := parseString(t, "defaults:\n  max_exclusive_rows: ${LIMIT}\ntargets:\n  - name: a\n    dsn: postgres://db/a\n", map[string]string{"LIMIT": "100000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Defaults.MaxExclusiveRows == nil || *f.Defaults.MaxExclusiveRows != 100000 {
+		t.Errorf("max_exclusive_rows = %v", f.Defaults.MaxExclusiveRows)
+	}
+	f, err = parseString(t, "targets:\n  - name: a\n    dsn: postgres://db/a\n", nil)
+	if err != nil || f.Defaults.MaxExclusiveRows != nil {
+		t.Errorf("without the key: %v, %v; want no limit", f.Defaults.MaxExclusiveRows, err)
 	}
 }

@@ -116,5 +116,16 @@ func Merge(reports []*Report) (*Report, error) {
 	}
 	merged := New(command, start, end.Sub(start), targets)
 	merged.Notes = notes
+	waves, err := mergeWaves(reports)
+	if err != nil {
+		return nil, err
+	}
+	merged.Waves = waves
+	merged.Wave = reports[0].Wave
+	for _, r := range reports[1:] {
+		if r.Wave != merged.Wave {
+			merged.Wave = ""
+		}
+	}
 	return merged, nil
 }

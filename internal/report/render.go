@@ -20,10 +20,11 @@ const (
 	FormatJSON     Format = "json"
 	FormatJUnit    Format = "junit"    // JUnit XML for CI test reporters, one test case per target
 	FormatMarkdown Format = "markdown" // GitHub-flavoured markdown for a pull-request comment
+	FormatCSV      Format = "csv"      // comma-separated rows: exec's rows, else one line per target
 )
 
 // Formats lists the accepted --format values.
-var Formats = []Format{FormatTable, FormatJSON, FormatJUnit, FormatMarkdown}
+var Formats = []Format{FormatTable, FormatJSON, FormatJUnit, FormatMarkdown, FormatCSV}
 
 // ParseFormat checks a --format value.
 func ParseFormat(s string) (Format, error) {
@@ -57,7 +58,12 @@ func Write(w io.Writer, f Format, r *Report) error {
 // WriteWith renders r in format f with options; only the table uses them:
 // JSON, JUnit and markdown always have one entry per target.
 func WriteWith(w io.Writer, f Format, r *Report, o Options) error {
+	if r.Command == CommandExec && (f == FormatTable || f == FormatMarkdown || f == FormatCSV) {
+		return writeExec(w, f, r)
+	}
 	switch f {
+	case FormatCSV:
+		return WriteCSV(w, r)
 	case FormatJSON:
 		return WriteJSON(w, r)
 	case FormatTable:
@@ -101,7 +107,9 @@ func writeTable(w io.Writer, r *Report, o Options) error {
 		}
 	}
 	writeDetails(w, detailed)
+	writeRehearsal(w, r.Rehearse)
 	writeFindings(w, r, listed)
+	writeWaves(w, r.Waves)
 	var errs []string
 	for _, t := range listed {
 		if t.Error != nil {
@@ -127,7 +135,7 @@ func writeTable(w io.Writer, r *Report, o Options) error {
 // be routine needs attention and is listed.
 func (s Status) Routine() bool {
 	switch s {
-	case StatusApplied, StatusUpToDate, StatusPending, StatusClean, StatusReverted:
+	case StatusApplied, StatusUpToDate, StatusPending, StatusClean, StatusReverted, StatusOK:
 		return true
 	}
 	return false
@@ -340,6 +348,9 @@ func writeDetails(w io.Writer, targets []Target) {
 			if m.DurationMS != nil {
 				line += " in " + formatMS(*m.DurationMS)
 			}
+			if l := lockLine(m.Locks); l != "" {
+				line += "; strongest lock: " + l
+			}
 			fmt.Fprintln(w, line)
 			for _, s := range m.Statements {
 				fmt.Fprintf(w, "    %s;\n", strings.ReplaceAll(escape(s), "\n", "\n    "))
@@ -394,6 +405,7 @@ func summaryLine(s Summary) string {
 	add(s.Cancelled, "cancelled")
 	add(s.Clean, "clean")
 	add(s.Drifted, "drifted")
+	add(s.OK, "ok")
 	if s.Errors == 1 {
 		add(s.Errors, "error")
 	} else {

@@ -34,6 +34,7 @@ const (
 	StatusDrifted    Status = "drifted"     // drift: findings below
 	StatusError      Status = "error"       // drift: the target could not be inspected
 	StatusReverted   Status = "reverted"    // down: migrations above --to were reverted
+	StatusOK         Status = "ok"          // exec: the query ran and its rows are in the report
 )
 
 // Statuses lists every status a report may hold, in the order summaries
@@ -41,7 +42,7 @@ const (
 var Statuses = []Status{
 	StatusApplied, StatusUpToDate, StatusRolledBack, StatusFailed, StatusSkipped,
 	StatusCancelled, StatusLocked, StatusPending, StatusClean, StatusDrifted,
-	StatusError, StatusReverted, StatusUnadopted,
+	StatusError, StatusReverted, StatusUnadopted, StatusOK,
 }
 
 // Known reports whether s is one of Statuses.
@@ -73,7 +74,15 @@ type Report struct {
 	DurationMS    int64     `json:"duration_ms"`
 	Summary       Summary   `json:"summary"`
 	Notes         []string  `json:"notes,omitempty"` // run-wide remarks, e.g. how drift built its reference
-	Targets       []Target  `json:"targets"`
+	// Wave and Shard say which part of the fleet a run of one wave (up
+	// --wave) covered, so its reports can be merged and checked before the
+	// next wave starts. Waves records each wave's failures against its
+	// budget. See waves.go.
+	Wave     string       `json:"wave,omitempty"`
+	Shard    *Shard       `json:"shard,omitempty"`
+	Waves    []WaveResult `json:"waves,omitempty"`
+	Rehearse *Rehearsal   `json:"rehearsal,omitempty"` // plan --verify: the fleet's worst tenants
+	Targets  []Target     `json:"targets"`
 }
 
 // Summary counts targets by status. The first seven counts are always
@@ -93,6 +102,7 @@ type Summary struct {
 	Drifted    int `json:"drifted,omitempty"`
 	Errors     int `json:"error,omitempty"`
 	Reverted   int `json:"reverted,omitempty"`
+	OK         int `json:"ok,omitempty"`
 }
 
 // Target is the outcome of one target.
@@ -118,9 +128,12 @@ type Target struct {
 	ClaimedVersion *int64 `json:"claimed_version,omitempty"`
 	// Forced: adopt --force recorded the version although the schema
 	// differs from it (the differences are in findings).
-	Forced     bool   `json:"forced,omitempty"`
-	Error      *Error `json:"error,omitempty"`
-	DurationMS int64  `json:"duration_ms"`
+	Forced     bool       `json:"forced,omitempty"`
+	Error      *Error     `json:"error,omitempty"`
+	Rows       *Rows      `json:"rows,omitempty"`       // exec: what the query returned
+	SizeBytes  *int64     `json:"size_bytes,omitempty"` // waves with an order: the size the order used
+	StartedAt  *time.Time `json:"started_at,omitempty"` // when work on the target began
+	DurationMS int64      `json:"duration_ms"`
 }
 
 // V makes a version field: report.V(4).
@@ -160,6 +173,7 @@ type Migration struct {
 	DurationMS *int64   `json:"duration_ms,omitempty"`
 	Statements []string `json:"statements,omitempty"` // plan --sql: what would run, in order
 	Note       string   `json:"note,omitempty"`       // plan --verify: rehearsed, or why not
+	Locks      []Lock   `json:"locks,omitempty"`      // plan --verify: relation locks held after the migration ran
 }
 
 // Error describes why a target did not succeed. Message never contains a DSN
@@ -228,6 +242,8 @@ func Summarize(targets []Target) Summary {
 			s.Errors++
 		case StatusReverted:
 			s.Reverted++
+		case StatusOK:
+			s.OK++
 		}
 	}
 	return s

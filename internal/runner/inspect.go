@@ -35,6 +35,9 @@ type PlanOptions struct {
 	To     int64 // version to plan for; the set's latest when < 0
 	SQL    bool  // include each pending migration's statements
 	Verify bool  // rehearse: run the pending migrations in a transaction that is always rolled back
+	// MaxExclusiveRows fails a rehearsal that holds an ACCESS EXCLUSIVE lock
+	// on a table of more estimated rows than this; nil: no limit.
+	MaxExclusiveRows *int64
 }
 
 // Plan reports, per target, the migrations up would apply. A plain plan is
@@ -50,12 +53,16 @@ func (r *Runner) Plan(ctx context.Context, targets []fleet.Target, o PlanOptions
 	if !o.Verify {
 		known = r.batchStates(ctx, targets)
 	}
-	return r.run(ctx, "plan", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+	rep := r.run(ctx, "plan", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		if st, ok := known[t.Name]; ok {
 			return r.describe(ctx, t, st, o.To, o, true)
 		}
 		return r.inspectTarget(ctx, t, o.To, o, true)
 	})
+	if o.Verify {
+		rep.Rehearse = report.SummarizeRehearsal(rep.Targets, rehearsalTop, o.MaxExclusiveRows)
+	}
+	return rep
 }
 
 // inspectTarget reads a target's version table without writing. For a
@@ -125,6 +132,9 @@ func (r *Runner) verifyTarget(ctx context.Context, t fleet.Target, sess *session
 		if err := r.rehearse(ctx, ex, pending, res.Pending); err != nil {
 			return r.failure(ctx, t, res, report.StatusFailed, err)
 		}
+		if err := checkExclusiveRows(res.Pending, o.MaxExclusiveRows); err != nil {
+			return r.failure(ctx, t, res, report.StatusFailed, err)
+		}
 	}
 	return res
 }
@@ -182,6 +192,7 @@ func (r *Runner) rehearse(ctx context.Context, ex *executor, pending []*source.M
 		return err
 	}
 	have := ex.tables
+	var locks lockTracker
 	for i, m := range pending {
 		if m.NoTx {
 			out[i].Note = "not rehearsable: NO TRANSACTION migrations cannot run inside the rehearsal's transaction"
@@ -210,6 +221,9 @@ func (r *Runner) rehearse(ctx context.Context, ex *executor, pending []*source.M
 		ms := time.Since(t0).Milliseconds()
 		out[i].DurationMS = &ms
 		out[i].Note = "rehearsed"
+		if out[i].Locks, err = locks.rehearsalLocks(ctx, ex.sess.conn); err != nil {
+			return &MigrationError{Migration: m, Err: err}
+		}
 	}
 	return nil
 }

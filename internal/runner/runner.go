@@ -76,6 +76,7 @@ type Wave struct {
 	Name        string
 	Targets     []fleet.Target
 	MaxFailures fleet.Budget
+	Order       string // fleet.OrderSize, fleet.OrderName, or fleet order when ""
 }
 
 // OneWave puts every target in one unnamed wave with the given budget.
@@ -163,6 +164,7 @@ func (r *Runner) run(ctx context.Context, command string, waves []Wave, fn targe
 	slots := r.serverSlots(ctx, everyone)
 	defer r.pool.drain()
 	halted := ""
+	var waveResults []report.WaveResult
 	for _, w := range waves {
 		if halted != "" || ctx.Err() != nil {
 			for _, t := range w.Targets {
@@ -179,9 +181,13 @@ func (r *Runner) run(ctx context.Context, command string, waves []Wave, fn targe
 				all = append(all, res)
 				targets = append(targets, t)
 			}
+			waveResults = append(waveResults, report.NewWaveResult(w.Name, w.MaxFailures.String(), w.Order, all[len(all)-len(w.Targets):]))
 			continue
 		}
+		w, sizes := r.orderWave(ctx, w)
 		results, reason := r.runWave(ctx, w, slots, fn)
+		withSizes(results, sizes)
+		waveResults = append(waveResults, report.NewWaveResult(w.Name, w.MaxFailures.String(), w.Order, results))
 		all = append(all, results...)
 		targets = append(targets, w.Targets...)
 		if reason != "" {
@@ -192,7 +198,9 @@ func (r *Runner) run(ctx context.Context, command string, waves []Wave, fn targe
 	if halted != "" && r.rollbackOnHalt && command == "up" {
 		r.rollBackApplied(ctx, targets, all, halted)
 	}
-	return report.New(command, started, time.Since(started), all)
+	rep := report.New(command, started, time.Since(started), all)
+	rep.Waves = namedWaves(waveResults)
+	return rep
 }
 
 // runWave runs one wave's targets and says why the rollout must halt, if it
@@ -251,6 +259,7 @@ func (r *Runner) runWave(ctx context.Context, w Wave, slots map[string]chan stru
 			stopWatch()
 			cancel()
 			res.Name, res.Wave = t.Name, w.Name
+			res.StartedAt = startedAt(t0)
 			res.DurationMS = time.Since(t0).Milliseconds()
 			results[i] = res
 			if countsAgainstBudget(res.Status) {
