@@ -116,7 +116,7 @@ var inlineNotRun = map[string]string{
 
 // notRun are README commands this test does not run, and why.
 var notRun = map[string]string{
-	"go test -race -count=1 -timeout 45m ./...": "the test suite this test is part of",
+	"go test -race -count=1 -timeout 45m ./...":                                                         "the test suite this test is part of",
 	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkFleetUp -benchtime 1x -count 2 ./integration":   "a benchmark, run by hand",
 	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkDrift -benchtime 1x -count 2 ./integration":     "a benchmark, run by hand",
 	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkScale -benchtime 1x -timeout 60m ./integration": "a benchmark of 1,000 databases, run by hand",
