@@ -112,6 +112,10 @@ var inlineNotRun = map[string]string{
 	"orchestrator down --to N":              "a template: N is the version a remedy names",
 	"orchestrator up":                       "names the command",
 	"orchestrator drift":                    "names the command",
+	"orchestrator adopt":                    "names the command",
+	"orchestrator status":                   "names the command",
+	"orchestrator down":                     "names the command",
+	"orchestrator new":                      "names the command",
 }
 
 // notRun are README commands this test does not run, and why.
@@ -119,6 +123,7 @@ var notRun = map[string]string{
 	"go test -race -count=1 -timeout 45m ./...":                                                         "the test suite this test is part of",
 	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkFleetUp -benchtime 1x -count 2 ./integration":   "a benchmark, run by hand",
 	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkDrift -benchtime 1x -count 2 ./integration":     "a benchmark, run by hand",
+	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkAdopt -benchtime 1x ./integration":              "a benchmark, run by hand",
 	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkScale -benchtime 1x -timeout 60m ./integration": "a benchmark of 1,000 databases, run by hand",
 	"gh pr comment ${{ github.event.number }} --body-file plan.md":                                      "GitHub's CLI, inside a workflow",
 }

@@ -58,7 +58,9 @@ func TestWavesAcrossProcesses(t *testing.T) {
 	dir := t.TempDir()
 	reportFile := func(file string) string { return filepath.Join(dir, file+".json") }
 	// A tenant with its own sessions table fails migration 003 and is rolled back.
-	breakTenant := func(db string) { adminExecIn(t, db, "CREATE TABLE sessions (id int)") }
+	// A view, not a table: the target still counts as never migrated, and
+	// migration 003's CREATE TABLE sessions fails on the name.
+	breakTenant := func(db string) { adminExecIn(t, db, "CREATE VIEW sessions AS SELECT 1 AS id") }
 	untouched := func(t *testing.T, db string) {
 		t.Helper()
 		if _, exists := dbVersion(t, db); exists {
@@ -94,7 +96,7 @@ func TestWavesAcrossProcesses(t *testing.T) {
 		for _, db := range second {
 			untouched(t, db)
 		}
-		adminExecIn(t, canary, "DROP TABLE sessions")
+		adminExecIn(t, canary, "DROP VIEW sessions")
 	})
 
 	t.Run("wrong wave or missing shard is a usage error", func(t *testing.T) {
