@@ -2,8 +2,11 @@ package drift
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Querier runs one query that returns one row. *pgx.Conn, pgx.Tx and
@@ -25,20 +28,54 @@ type State struct {
 	Snapshot *Snapshot `json:"snapshot"`
 }
 
-// Inspect reads the version history and the catalog of schema: three
-// queries (two for the history, one for the catalog), all reads.
+// Inspect reads the version history and the catalog of schema in one
+// query, a read: the history and the catalog are of the same moment.
 func Inspect(ctx context.Context, q Querier, schema string) (*State, error) {
-	initialized, applied, err := ReadHistory(ctx, q, schema)
+	return readOne(ctx, q, schema, true)
+}
+
+// beginSnapshot starts the transaction every target read runs in: read
+// only, and repeatable read, so that all it reads is of one moment and a
+// migration committing meanwhile is either wholly seen or not at all.
+const beginSnapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+// InspectCurrent reads the session's current schema, its version history,
+// checksums and catalog in one round trip: the transaction's BEGIN, the
+// query and the COMMIT go to the server as one message. It returns the
+// schema's name with its state.
+//
+// The query is sent with the simple protocol, so it needs no prepare round
+// trip, whatever the connection's default. On failure the transaction is
+// rolled back, so the connection stays usable.
+func InspectCurrent(ctx context.Context, c *pgconn.PgConn) (string, *State, error) {
+	sql := beginSnapshot + ";\n" + currentSQL() + ";\nCOMMIT"
+	results, err := c.Exec(ctx, sql).ReadAll()
 	if err != nil {
-		return nil, err
+		if c.TxStatus() != 'I' && !c.IsClosed() {
+			_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK").ReadAll()
+		}
+		return "", nil, fmt.Errorf("read catalog: %w", err)
 	}
-	snap, err := ReadSnapshot(ctx, q, schema)
+	if len(results) != 3 || len(results[1].Rows) != 1 || len(results[1].Rows[0]) != 2 {
+		return "", nil, errors.New("read catalog: unexpected reply")
+	}
+	row := results[1].Rows[0]
+	if row[0] == nil {
+		return "", nil, fmt.Errorf("read catalog: %w: the search_path names no existing schema", ErrNoSchema)
+	}
+	schema := string(row[0])
+	states, err := decodeCatalog(row[1])
 	if err != nil {
-		return nil, err
+		return "", nil, fmt.Errorf("read catalog of schema %q: %w", schema, err)
 	}
-	st := &State{Initialized: initialized, Applied: applied, Snapshot: snap}
-	for _, a := range applied {
-		st.Version = max(st.Version, a.Version)
+	st, ok := states[schema]
+	if !ok {
+		return "", nil, fmt.Errorf("read catalog of schema %q: %w", schema, ErrNoSchema)
 	}
-	return st, nil
+	return schema, st, nil
+}
+
+// currentSQL reads current_schema() and the catalog document of it.
+func currentSQL() string {
+	return "SELECT current_schema(), (" + catalogSQL("ARRAY[current_schema()::text]", true) + ")"
 }

@@ -104,7 +104,8 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 	return rep
 }
 
-// inspect reads a target's history and catalog on a read-only session.
+// inspect reads a target's history and catalog on a read-only session, in
+// one round trip.
 func (r *Runner) inspect(ctx context.Context, t fleet.Target) (*drift.State, error) {
 	sess, err := r.open(ctx, t, true)
 	if err != nil {
@@ -122,12 +123,10 @@ func (r *Runner) inspect(ctx context.Context, t fleet.Target) (*drift.State, err
 	return st, err
 }
 
+// inspectOn reads the session's schema, history and catalog in one round
+// trip, inside one read-only repeatable-read transaction.
 func inspectOn(ctx context.Context, c *pgx.Conn, out **drift.State) error {
-	var schema string
-	if err := c.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		return fmt.Errorf("read current schema: %w", err)
-	}
-	st, err := drift.Inspect(ctx, c, schema)
+	_, st, err := drift.InspectCurrent(ctx, c.PgConn())
 	*out = st
 	return err
 }
