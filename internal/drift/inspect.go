@@ -79,3 +79,23 @@ func InspectCurrent(ctx context.Context, c *pgconn.PgConn) (string, *State, erro
 func currentSQL() string {
 	return "SELECT current_schema(), (" + catalogSQL("ARRAY[current_schema()::text]", true) + ")"
 }
+
+// ReadStates reads the version history and the catalog of each of schemas
+// in one query, by schema name; a schema that does not exist has no entry.
+// Run it in a read-only repeatable-read transaction to read several
+// batches of one database as of one moment; each batch is of one moment
+// whatever the transaction.
+//
+// Names outside the session's search_path are qualified by the server and
+// each schema's own qualification is stripped, as in ReadSnapshot.
+func ReadStates(ctx context.Context, q Querier, schemas []string) (map[string]*State, error) {
+	var raw []byte
+	if err := q.QueryRow(ctx, catalogSQL("$1::text[]", true), schemas).Scan(&raw); err != nil {
+		return nil, fmt.Errorf("read catalogs of %d schemas: %w", len(schemas), err)
+	}
+	states, err := decodeCatalog(raw)
+	if err != nil {
+		return nil, fmt.Errorf("read catalogs of %d schemas: %w", len(schemas), err)
+	}
+	return states, nil
+}

@@ -58,23 +58,33 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 	// Identical catalogs share one snapshot, so a fleet of alike tenants
 	// holds one catalog in memory, not one per tenant.
 	shared := map[string]*drift.Snapshot{}
-	rep := r.run(ctx, "drift", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
-		st, err := r.inspect(ctx, t)
-		if err != nil {
-			res := r.failure(ctx, t, report.Target{}, report.StatusError, err)
-			if res.Status == report.StatusCancelled {
-				return res
-			}
-			res.Status = report.StatusError
-			return res
-		}
+	share := func(st *drift.State) {
 		fp := st.Snapshot.Fingerprint()
 		mu.Lock()
+		defer mu.Unlock()
 		if snap, ok := shared[fp]; ok {
 			st.Snapshot = snap
 		} else {
 			shared[fp] = st.Snapshot
 		}
+	}
+	// Tenant schemas are read a database at a time, many per query.
+	known := r.batchInspect(ctx, targets, share)
+	rep := r.run(ctx, "drift", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+		st, ok := known[t.Name]
+		if !ok {
+			var err error
+			if st, err = r.inspect(ctx, t); err != nil {
+				res := r.failure(ctx, t, report.Target{}, report.StatusError, err)
+				if res.Status == report.StatusCancelled {
+					return res
+				}
+				res.Status = report.StatusError
+				return res
+			}
+			share(st)
+		}
+		mu.Lock()
 		states[t.Name] = st
 		mu.Unlock()
 		return report.Target{Status: report.StatusClean, FromVersion: st.Version, ToVersion: st.Version}
