@@ -114,3 +114,37 @@ func transactions(t *testing.T, conn *pgx.Conn, db string) int64 {
 	}
 	return n
 }
+
+// TestConnectionsBoundedSchemasOfManyDatabases: tenant schemas spread over
+// several databases share sessions per database, and the sessions a run
+// holds open (in use and idle) stay at its parallelism: an idle session of
+// a database the run has moved on from is closed before a new one is
+// dialed.
+func TestConnectionsBoundedSchemasOfManyDatabases(t *testing.T) {
+	const parallel = 2
+	dbs := newDatabases(t, 4)
+	var fleet strings.Builder
+	fleet.WriteString("discover:\n")
+	for d, db := range dbs {
+		conn := connectDB(t, db)
+		for i := range 6 {
+			if _, err := conn.Exec(context.Background(), fmt.Sprintf("CREATE SCHEMA tenant_%d_%02d", d, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conn.Close(context.Background())
+		fmt.Fprintf(&fleet, "  - server: %s\n    schemas: tenant\\_%%\n", dsnFor(t, db, ""))
+	}
+	fleetPath := writeFile(t, "fleet.yaml", fleet.String())
+	stop := sampleConnections(t, dbs)
+	res := runCLI(t, nil, "up", "--fleet", fleetPath, "--parallel", fmt.Sprint(parallel), "--quiet")
+	peak := stop()
+	if res.code != 0 {
+		t.Fatalf("up: exit %d\n%s", res.code, res.stderr)
+	}
+	// One more than the bound is tolerated, as in TestConnectionsBounded: a
+	// closed session's backend may still be listed for a moment.
+	if peak > parallel+1 {
+		t.Errorf("peak connections %d over 4 databases at parallelism %d, want at most %d", peak, parallel, parallel+1)
+	}
+}
