@@ -111,12 +111,24 @@ func TestCompareObjects(t *testing.T) {
 			[]string{"sequence api_keys_id_seq owned by no column, expected owned by api_keys.id"}},
 	}
 	expected := snapshotOf(t, fixtureDatabase(t), "public")
+	// Each tamper runs in a transaction of its own on one database, read
+	// there and rolled back: DDL is transactional.
+	conn := fixtureDatabase(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			conn := fixtureDatabase(t)
-			execSQL(t, conn, tt.tamper)
-			actual := snapshotOf(t, conn, "public")
+			ctx := context.Background()
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			if _, err := tx.Exec(ctx, tt.tamper); err != nil {
+				t.Fatalf("tamper: %v", err)
+			}
+			actual, err := ReadSnapshot(ctx, tx, "public")
+			if err != nil {
+				t.Fatal(err)
+			}
 			got := findingStrings(Compare(actual, expected))
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("Compare =\n%q\nwant\n%q", got, tt.want)
