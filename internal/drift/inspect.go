@@ -46,13 +46,20 @@ const beginSnapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 //
 // The query is sent with the simple protocol, so it needs no prepare round
 // trip, whatever the connection's default. On failure the transaction is
-// rolled back, so the connection stays usable.
-func InspectCurrent(ctx context.Context, c *pgconn.PgConn) (string, *State, error) {
+// rolled back, so the connection stays usable. A server built without XML
+// support (query_to_xml reads the history) is read in four round trips
+// instead, in one such transaction too.
+func InspectCurrent(ctx context.Context, conn *pgx.Conn) (string, *State, error) {
+	c := conn.PgConn()
 	sql := beginSnapshot + ";\n" + currentSQL() + ";\nCOMMIT"
 	results, err := c.Exec(ctx, sql).ReadAll()
 	if err != nil {
 		if c.TxStatus() != 'I' && !c.IsClosed() {
 			_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK").ReadAll()
+		}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "0A000" { // feature_not_supported: a server built without XML
+			return inspectWithoutXML(ctx, conn)
 		}
 		return "", nil, fmt.Errorf("read catalog: %w", err)
 	}
@@ -73,6 +80,39 @@ func InspectCurrent(ctx context.Context, c *pgconn.PgConn) (string, *State, erro
 		return "", nil, fmt.Errorf("read catalog of schema %q: %w", schema, ErrNoSchema)
 	}
 	return schema, st, nil
+}
+
+// inspectWithoutXML is InspectCurrent for a server built without XML
+// support, where query_to_xml cannot read the history inside the catalog
+// statement: the same reads in one read-only repeatable-read transaction,
+// in four round trips (the schema, the history's tables, the history, the
+// catalog).
+func inspectWithoutXML(ctx context.Context, conn *pgx.Conn) (string, *State, error) {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return "", nil, fmt.Errorf("read catalog: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var schema *string
+	if err := tx.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return "", nil, fmt.Errorf("read current schema: %w", err)
+	}
+	if schema == nil {
+		return "", nil, fmt.Errorf("read catalog: %w: the search_path names no existing schema", ErrNoSchema)
+	}
+	initialized, applied, err := ReadHistory(ctx, tx, *schema)
+	if err != nil {
+		return "", nil, err
+	}
+	snap, err := ReadSnapshot(ctx, tx, *schema)
+	if err != nil {
+		return "", nil, err
+	}
+	st := &State{Initialized: initialized, Applied: applied, Snapshot: snap}
+	for _, a := range applied {
+		st.Version = max(st.Version, a.Version)
+	}
+	return *schema, st, tx.Commit(ctx)
 }
 
 // currentSQL reads current_schema() and the catalog document of it.

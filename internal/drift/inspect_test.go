@@ -54,7 +54,7 @@ func TestInspectCurrentDuringUp(t *testing.T) {
 	}
 	done := make(chan read, 1)
 	go func() {
-		_, st, err := InspectCurrent(ctx, reader.PgConn())
+		_, st, err := InspectCurrent(ctx, reader)
 		done <- read{st, err}
 	}()
 	// Wait until the read is blocked on the up's lock, in the middle of its
@@ -95,7 +95,7 @@ func TestInspectCurrentDuringUp(t *testing.T) {
 	}
 
 	// The next read sees the up whole.
-	_, st, err := InspectCurrent(ctx, reader.PgConn())
+	_, st, err := InspectCurrent(ctx, reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,5 +104,26 @@ func TestInspectCurrentDuringUp(t *testing.T) {
 	}
 	if st := reader.PgConn().TxStatus(); st != 'I' {
 		t.Errorf("transaction status after the read %q, want idle", st)
+	}
+}
+
+// TestInspectWithoutXML: the reads for a server built without XML support
+// return what the one-statement read does.
+func TestInspectWithoutXML(t *testing.T) {
+	set := seedSet(t)
+	ctx := testContext(t)
+	conn := migratedDatabase(t, set, 3)
+	historyTables(t, func(q string) { execSQL(t, conn, q) }, 3)
+	schema, one, err := InspectCurrent(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema2, four, err := inspectWithoutXML(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if schema != "public" || schema2 != schema || one.Version != 3 || four.Version != 3 ||
+		!slices.Equal(one.Applied, four.Applied) || one.Snapshot.Fingerprint() != four.Snapshot.Fingerprint() {
+		t.Errorf("without XML: %s %+v, want %s %+v", schema2, four, schema, one)
 	}
 }

@@ -136,7 +136,7 @@ func (r *Runner) inspect(ctx context.Context, t fleet.Target) (*drift.State, err
 // inspectOn reads the session's schema, history and catalog in one round
 // trip, inside one read-only repeatable-read transaction.
 func inspectOn(ctx context.Context, c *pgx.Conn, out **drift.State) error {
-	_, st, err := drift.InspectCurrent(ctx, c.PgConn())
+	_, st, err := drift.InspectCurrent(ctx, c)
 	*out = st
 	return err
 }
