@@ -127,3 +127,43 @@ func TestInspectWithoutXML(t *testing.T) {
 		t.Errorf("without XML: %s %+v, want %s %+v", schema2, four, schema, one)
 	}
 }
+
+// TestReadStates reads several tenant schemas of one database in one query:
+// each with its own history and a catalog equal to public's of another
+// database; a schema that does not exist has no entry.
+func TestReadStates(t *testing.T) {
+	set := seedSet(t)
+	ctx := testContext(t)
+	public := snapshotOf(t, migratedDatabase(t, set, 4), "public")
+	conn := newDatabase(t)
+	schemas := []string{"tenant_a", "Tenant B", `t"c`}
+	for i, schema := range schemas {
+		migrate(t, conn, set, int64(i+2), schema)
+	}
+	execSQL(t, conn, `CREATE TABLE "Tenant B".goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL,
+		is_applied boolean NOT NULL, tstamp timestamp DEFAULT now());
+		INSERT INTO "Tenant B".goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true), (3, true)`)
+	var counter queryCounter
+	cfg := conn.Config().Copy()
+	cfg.Tracer = &counter
+	traced := connectConfig(t, cfg)
+	states, err := ReadStates(ctx, traced, append(schemas, "no_such_schema"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := counter.n.Load(); n != 1 {
+		t.Errorf("ReadStates sent %d queries, want 1", n)
+	}
+	if len(states) != 3 {
+		t.Fatalf("%d states, want 3 (no entry for the missing schema)", len(states))
+	}
+	if st := states["Tenant B"]; !st.Initialized || st.Version != 3 || len(st.Applied) != 3 {
+		t.Errorf("Tenant B: %+v, want initialized at 3", st)
+	}
+	if st := states["tenant_a"]; st.Initialized || len(st.Snapshot.Tables) != 2 {
+		t.Errorf("tenant_a: initialized %v, %d tables; want uninitialized with 2", st.Initialized, len(st.Snapshot.Tables))
+	}
+	if fs := findingStrings(Compare(states[`t"c`].Snapshot, public)); len(fs) != 0 {
+		t.Errorf(`schema t"c against public: %q, want none`, fs)
+	}
+}
