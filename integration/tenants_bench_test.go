@@ -256,6 +256,10 @@ func BenchmarkTenants(b *testing.B) {
 		r := row{what: what, n: n, runs: map[string]scaleOrchRun{}}
 		for _, c := range commands {
 			r.runs[c.cmd] = s.orchestratorFleet(fleetPath, n, c.cmd, c.want)
+			// As it comes, so that a run cut short still shows what it measured.
+			run := r.runs[c.cmd]
+			fmt.Printf("  %-22s %6d  %-7s %8.2fs  %6.2f ms/tenant  %5.1f MiB  %2d conns\n", what, n, c.cmd,
+				run.wall.Seconds(), float64(run.wall.Microseconds())/1000/float64(n), float64(run.maxRSS)/1024, run.maxConns)
 		}
 		rows = append(rows, r)
 		s.drop(dbs)
