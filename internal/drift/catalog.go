@@ -2,9 +2,9 @@ package drift
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 )
@@ -12,35 +12,83 @@ import (
 // ErrNoSchema reports that the schema to read does not exist.
 var ErrNoSchema = errors.New("schema does not exist")
 
-// catalogSQL reads the whole catalog of schema $1 as one JSON document, so
-// that a snapshot costs one round trip however many tables there are. The
-// tool's own tables (and their indexes, constraints and sequences) are left
-// out. Texts come back as the server renders them; decode normalises them.
-var catalogSQL = `WITH
+// catalogSQL reads the whole catalog of the schemas the SQL expression
+// schemas (a text[]) names as one JSON document, with each schema's version
+// history, so that a snapshot costs one round trip however many tables, and
+// however many schemas, there are. Every list is flat, each row naming its
+// schema (and table), which plans far cheaper than nested per-table
+// subqueries (planning was most of the query's cost on a fresh session).
+// The tool's own tables (and their indexes, constraints and sequences) are
+// left out, and so are the objects an extension installed. Texts come back
+// as the server renders them; decode normalises them.
+//
+// The version history is read by the same statement: query_to_xml runs the
+// history query of each schema that has a version table (a table name
+// cannot be a parameter), inside the statement's snapshot, so the history
+// and the catalog are always of one moment.
+//
+// Without withHistory the history is not read (history is null): a
+// snapshot alone needs no version table, nor one of the shape the runner
+// writes.
+func catalogSQL(schemas string, withHistory bool) string {
+	history := "NULL::text"
+	if withHistory {
+		history = `CASE WHEN vt.oid IS NOT NULL THEN (
+				SELECT x.j FROM XMLTABLE('/table/row' PASSING pg_catalog.query_to_xml(pg_catalog.format(
+					CASE WHEN mt.oid IS NOT NULL THEN ` + quoteLiteral(ledger.HistoryTemplate(true)) + ` ELSE ` + quoteLiteral(ledger.HistoryTemplate(false)) + ` END,
+					ns.name), false, false, '') COLUMNS j text PATH 'j') x) END`
+	}
+	return `WITH
 ns AS (
-	SELECT oid, quote_ident(nspname) AS qname
-	FROM pg_catalog.pg_namespace WHERE nspname = $1
+	SELECT n.oid, n.nspname AS name, quote_ident(n.nspname) AS qname
+	FROM unnest(` + schemas + `) AS s(name) JOIN pg_catalog.pg_namespace n ON n.nspname = s.name
+),
+rel AS (
+	SELECT c.oid, c.relname, c.relkind, c.relowner, c.relacl, c.relrowsecurity, c.relforcerowsecurity,
+		c.relispartition, c.relpartbound, ns.name AS s, ns.qname || '.' || quote_ident(c.relname) AS qualified
+	FROM pg_catalog.pg_class c JOIN ns ON c.relnamespace = ns.oid
+	WHERE c.relkind IN ('r', 'p', 'v', 'm') AND c.relname NOT IN ` + ledger.TablesSQLList() + `
 ),
 tbl AS (
-	SELECT c.oid, c.relname, c.relkind, ns.qname || '.' || quote_ident(c.relname) AS qualified
-	FROM pg_catalog.pg_class c JOIN ns ON c.relnamespace = ns.oid
-	WHERE c.relkind IN ('r', 'p') AND c.relname NOT IN ` + ledger.TablesSQLList() + `
+	SELECT * FROM rel WHERE relkind IN ('r', 'p')
 )
 SELECT json_build_object(
-	'schema', (SELECT qname FROM ns),
-	'tables', (SELECT json_agg(json_build_object('name', t.relname, 'kind', t.relkind, 'qualified', t.qualified)) FROM tbl t),
+	'schemas', (SELECT json_agg(json_build_object(
+			'name', ns.name,
+			'qname', ns.qname,
+			'initialized', vt.oid IS NOT NULL,
+			'history', ` + history + `))
+		FROM ns
+		LEFT JOIN pg_catalog.pg_class vt ON vt.relnamespace = ns.oid AND vt.relname = '` + ledger.VersionTable + `' AND vt.relkind IN ('r', 'p')
+		LEFT JOIN pg_catalog.pg_class mt ON mt.relnamespace = ns.oid AND mt.relname = '` + ledger.ChecksumTable + `' AND mt.relkind IN ('r', 'p')),
+	'tables', (SELECT json_agg(json_build_object(
+			's', t.s,
+			'name', t.relname,
+			'kind', t.relkind,
+			'qualified', t.qualified,
+			'rls', t.relrowsecurity,
+			'force_rls', t.relforcerowsecurity,
+			'partition_of', CASE WHEN t.relispartition THEN (
+				SELECT i.inhparent::pg_catalog.regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = t.oid) END,
+			'bound', CASE WHEN t.relispartition THEN pg_catalog.pg_get_expr(t.relpartbound, t.oid) END,
+			'grants', ` + grantsSQL("t.relacl", "r", "t.relowner") + `))
+		FROM tbl t),
 	'columns', (SELECT json_agg(json_build_object(
+			's', t.s,
 			'table', t.relname,
 			'name', a.attname,
 			'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
 			'not_null', a.attnotnull,
 			'default', pg_catalog.pg_get_expr(d.adbin, d.adrelid),
 			'identity', a.attidentity,
-			'generated', a.attgenerated))
+			'generated', a.attgenerated,
+			'collation', CASE WHEN a.attcollation <> ty.typcollation THEN a.attcollation::pg_catalog.regcollation::text END))
 		FROM tbl t
 		JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
+		JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
 		LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum),
 	'indexes', (SELECT json_agg(json_build_object(
+			's', t.s,
 			'table', t.relname,
 			'name', ic.relname,
 			'quoted', quote_ident(ic.relname),
@@ -48,12 +96,14 @@ SELECT json_build_object(
 			'unique', i.indisunique,
 			'valid', i.indisvalid,
 			'constraint', con.conname))
-		FROM tbl t
+		FROM rel t
 		JOIN pg_catalog.pg_index i ON i.indrelid = t.oid
 		JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 		LEFT JOIN pg_catalog.pg_constraint con ON con.conrelid = t.oid AND con.conindid = i.indexrelid
-			AND con.contype IN ('p', 'u', 'x')),
+			AND con.contype IN ('p', 'u', 'x')
+		WHERE t.relkind IN ('r', 'p', 'm')),
 	'constraints', (SELECT json_agg(json_build_object(
+			's', t.s,
 			'table', t.relname,
 			'name', con.conname,
 			'type', con.contype,
@@ -64,6 +114,7 @@ SELECT json_build_object(
 		FROM tbl t
 		JOIN pg_catalog.pg_constraint con ON con.conrelid = t.oid AND con.contype IN ('p', 'u', 'c', 'f', 'x')),
 	'sequences', (SELECT json_agg(json_build_object(
+			's', ns.name,
 			'name', s.relname,
 			'type', pg_catalog.format_type(q.seqtypid, NULL),
 			'start', q.seqstart,
@@ -73,7 +124,8 @@ SELECT json_build_object(
 			'cache', q.seqcache,
 			'cycle', q.seqcycle,
 			'owner_table', oc.relname,
-			'owner_column', oa.attname))
+			'owner_column', oa.attname,
+			'grants', ` + grantsSQL("s.relacl", "s", "s.relowner") + `))
 		FROM pg_catalog.pg_class s
 		JOIN ns ON s.relnamespace = ns.oid
 		JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid
@@ -83,8 +135,95 @@ SELECT json_build_object(
 			AND dep.deptype IN ('a', 'i')
 		LEFT JOIN pg_catalog.pg_class oc ON oc.oid = dep.refobjid
 		LEFT JOIN pg_catalog.pg_attribute oa ON oa.attrelid = dep.refobjid AND oa.attnum = dep.refobjsubid
-		WHERE s.relkind = 'S' AND (oc.relname IS NULL OR oc.relname NOT IN ` + ledger.TablesSQLList() + `))
+		WHERE s.relkind = 'S' AND (oc.relname IS NULL OR oc.relname NOT IN ` + ledger.TablesSQLList() + `)
+			AND NOT ` + dependent("pg_class", "s.oid", "'e'") + `),
+	'views', (SELECT json_agg(json_build_object(
+			's', v.s,
+			'name', v.relname,
+			'kind', v.relkind,
+			'definition', pg_catalog.pg_get_viewdef(v.oid),
+			'grants', ` + grantsSQL("v.relacl", "r", "v.relowner") + `))
+		FROM rel v WHERE v.relkind IN ('v', 'm') AND NOT ` + dependent("pg_class", "v.oid", "'e'") + `),
+	'functions', (SELECT json_agg(json_build_object(
+			's', ns.name,
+			'name', p.proname,
+			'args', pg_catalog.oidvectortypes(p.proargtypes),
+			'kind', p.prokind,
+			'body', p.prosrc,
+			'definition', CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END,
+			'grants', ` + grantsSQL("p.proacl", "f", "p.proowner") + `))
+		FROM pg_catalog.pg_proc p JOIN ns ON p.pronamespace = ns.oid
+		WHERE NOT ` + dependent("pg_proc", "p.oid", "'e', 'i'") + `),
+	'triggers', (SELECT json_agg(json_build_object(
+			's', t.s,
+			'table', t.relname,
+			'name', g.tgname,
+			'definition', pg_catalog.pg_get_triggerdef(g.oid),
+			'enabled', g.tgenabled))
+		FROM rel t JOIN pg_catalog.pg_trigger g ON g.tgrelid = t.oid
+		WHERE NOT g.tgisinternal AND g.tgparentid = 0),
+	'types', (SELECT json_agg(json_build_object(
+			's', ns.name,
+			'name', ty.typname,
+			'kind', ty.typtype,
+			'labels', CASE WHEN ty.typtype = 'e' THEN (
+				SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = ty.oid) END,
+			'attributes', CASE WHEN ty.typtype = 'c' THEN (
+				SELECT json_agg(quote_ident(a.attname) || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
+				FROM pg_catalog.pg_attribute a WHERE a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped) END,
+			'base', CASE WHEN ty.typtype = 'd' THEN pg_catalog.format_type(ty.typbasetype, ty.typtypmod)
+				WHEN ty.typtype = 'r' THEN (SELECT pg_catalog.format_type(r.rngsubtype, NULL) FROM pg_catalog.pg_range r WHERE r.rngtypid = ty.oid) END,
+			'not_null', ty.typnotnull,
+			'default', ty.typdefault,
+			'constraints', CASE WHEN ty.typtype = 'd' THEN (
+				SELECT json_object_agg(con.conname, pg_catalog.pg_get_constraintdef(con.oid))
+				FROM pg_catalog.pg_constraint con WHERE con.contypid = ty.oid) END))
+		FROM pg_catalog.pg_type ty JOIN ns ON ty.typnamespace = ns.oid
+		WHERE ty.typtype IN ('c', 'd', 'e', 'r')
+			AND (ty.typtype <> 'c' OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = ty.typrelid) = 'c')
+			AND NOT ` + dependent("pg_type", "ty.oid", "'e', 'i'") + `),
+	'extensions', (SELECT json_agg(json_build_object('s', ns.name, 'name', x.extname, 'version', x.extversion))
+		FROM pg_catalog.pg_extension x JOIN ns ON x.extnamespace = ns.oid),
+	'policies', (SELECT json_agg(json_build_object(
+			's', t.s,
+			'table', t.relname,
+			'name', p.polname,
+			'command', p.polcmd,
+			'permissive', p.polpermissive,
+			'roles', (SELECT json_agg(CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_catalog.pg_get_userbyid(r)) END)
+				FROM unnest(p.polroles) AS r),
+			'using', pg_catalog.pg_get_expr(p.polqual, p.polrelid),
+			'check', pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)))
+		FROM tbl t JOIN pg_catalog.pg_policy p ON p.polrelid = t.oid)
 )::text`
+}
+
+// grantsSQL renders the privileges of an object as a JSON array of
+// "<grantee> <privilege>" (see Grants): acl is its ACL column, kind the
+// acldefault letter of its class, owner its owner column. The owner is
+// written "owner", so that objects owned by different roles compare equal.
+func grantsSQL(acl, kind, owner string) string {
+	return `(SELECT json_agg(CASE WHEN x.grantee = ` + owner + ` THEN 'owner' WHEN x.grantee = 0 THEN 'PUBLIC'
+			ELSE quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END
+		|| ' ' || x.privilege_type || CASE WHEN x.is_grantable THEN ' with grant option' ELSE '' END)
+		FROM pg_catalog.aclexplode(coalesce(` + acl + `, pg_catalog.acldefault('` + kind + `', ` + owner + `))) AS x)`
+}
+
+// dependent is a condition true for an object of catalog class that
+// belongs to another with one of deptypes: to an extension ('e', pg_dump
+// emits the CREATE EXTENSION, not its members), or internally to another
+// object ('i': a range type's constructor functions), which brings it.
+func dependent(class, oid, deptypes string) string {
+	return `EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.` + class +
+		`'::regclass AND e.objid = ` + oid + ` AND e.deptype IN (` + deptypes + `))`
+}
+
+// quoteLiteral quotes s as an SQL string literal (standard_conforming_strings
+// is on in every supported server version unless turned off; the texts
+// quoted here hold no backslash).
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
 
 // ReadSnapshot reads the catalog of schema in one query and returns it as
 // a snapshot. It only reads. The schema name is a query parameter; it
@@ -94,146 +233,29 @@ SELECT json_build_object(
 // the snapshot strips only the inspected schema's own qualification, so
 // read every target with the same search_path (the default one will do).
 func ReadSnapshot(ctx context.Context, q Querier, schema string) (*Snapshot, error) {
+	st, err := readOne(ctx, q, schema, false)
+	if err != nil {
+		return nil, err
+	}
+	return st.Snapshot, nil
+}
+
+// readOne reads the state of one schema in one query: its catalog, and
+// with withHistory its version history.
+func readOne(ctx context.Context, q Querier, schema string, withHistory bool) (*State, error) {
 	var raw []byte
-	if err := q.QueryRow(ctx, catalogSQL, schema).Scan(&raw); err != nil {
+	if err := q.QueryRow(ctx, catalogSQL("ARRAY[$1::text]", withHistory), schema).Scan(&raw); err != nil {
 		return nil, fmt.Errorf("read catalog of schema %q: %w", schema, err)
 	}
-	snap, err := decodeCatalog(raw)
+	states, err := decodeCatalog(raw)
 	if err != nil {
 		return nil, fmt.Errorf("read catalog of schema %q: %w", schema, err)
 	}
-	return snap, nil
-}
-
-// rawCatalog is catalogSQL's document as the server wrote it: flat lists,
-// each row naming its table, which plan far cheaper than nested per-table
-// subqueries (planning was most of the query's cost on a fresh session).
-type rawCatalog struct {
-	Schema *string `json:"schema"` // quoted as an identifier; null when the schema does not exist
-	Tables []struct {
-		Name      string `json:"name"`
-		Kind      string `json:"kind"`
-		Qualified string `json:"qualified"`
-	} `json:"tables"`
-	Columns     []rawColumn     `json:"columns"`
-	Indexes     []rawIndex      `json:"indexes"`
-	Constraints []rawConstraint `json:"constraints"`
-	Sequences   []struct {
-		Sequence
-		OwnerTable  *string `json:"owner_table"`
-		OwnerColumn *string `json:"owner_column"`
-	} `json:"sequences"`
-}
-
-type rawColumn struct {
-	Table     string  `json:"table"`
-	Name      string  `json:"name"`
-	Type      string  `json:"type"`
-	NotNull   bool    `json:"not_null"`
-	Default   *string `json:"default"`
-	Identity  string  `json:"identity"`
-	Generated string  `json:"generated"`
-}
-
-type rawIndex struct {
-	Table      string  `json:"table"`
-	Name       string  `json:"name"`
-	Quoted     string  `json:"quoted"`
-	Definition string  `json:"definition"`
-	Unique     bool    `json:"unique"`
-	Valid      bool    `json:"valid"`
-	Constraint *string `json:"constraint"`
-}
-
-type rawConstraint struct {
-	Table      string `json:"table"`
-	Name       string `json:"name"`
-	Type       string `json:"type"`
-	Definition string `json:"definition"`
-	OnUpdate   string `json:"on_update"`
-	OnDelete   string `json:"on_delete"`
-	Validated  bool   `json:"validated"`
-}
-
-// decodeCatalog turns catalogSQL's document into a normalised snapshot.
-func decodeCatalog(raw []byte) (*Snapshot, error) {
-	var rc rawCatalog
-	if err := json.Unmarshal(raw, &rc); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
+	st, ok := states[schema]
+	if !ok {
+		return nil, fmt.Errorf("read catalog of schema %q: %w", schema, ErrNoSchema)
 	}
-	if rc.Schema == nil {
-		return nil, ErrNoSchema
-	}
-	n := normalizer{schema: *rc.Schema}
-	snap := &Snapshot{
-		Tables:    make(map[string]*Table, len(rc.Tables)),
-		Sequences: make(map[string]*Sequence, len(rc.Sequences)),
-	}
-	qualified := make(map[string]string, len(rc.Tables))
-	for _, rt := range rc.Tables {
-		snap.Tables[rt.Name] = &Table{
-			Name:        rt.Name,
-			Kind:        tableKind(rt.Kind),
-			Columns:     map[string]*Column{},
-			Indexes:     map[string]*Index{},
-			Constraints: map[string]*Constraint{},
-		}
-		qualified[rt.Name] = rt.Qualified
-	}
-	for _, rc := range rc.Columns {
-		t, ok := snap.Tables[rc.Table]
-		if !ok {
-			continue
-		}
-		c := &Column{Name: rc.Name, Type: n.unqualify(rc.Type), NotNull: rc.NotNull, Identity: identity(rc.Identity)}
-		if rc.Default != nil {
-			if rc.Generated == "s" {
-				c.Generated = n.unqualify(*rc.Default)
-			} else {
-				c.Default = n.unqualify(*rc.Default)
-			}
-		}
-		t.Columns[c.Name] = c
-	}
-	for _, ri := range rc.Indexes {
-		t, ok := snap.Tables[ri.Table]
-		if !ok {
-			continue
-		}
-		i := &Index{
-			Name:       ri.Name,
-			Definition: n.indexDefinition(ri.Definition, ri.Quoted, qualified[ri.Table]),
-			Unique:     ri.Unique,
-			Valid:      ri.Valid,
-		}
-		if ri.Constraint != nil {
-			i.Constraint = *ri.Constraint
-		}
-		t.Indexes[i.Name] = i
-	}
-	for _, rc := range rc.Constraints {
-		t, ok := snap.Tables[rc.Table]
-		if !ok {
-			continue
-		}
-		c := &Constraint{Name: rc.Name, Type: constraintType(rc.Type), Validated: rc.Validated}
-		def := rc.Definition
-		if rc.Type == "f" {
-			c.OnUpdate, c.OnDelete = fkAction(rc.OnUpdate), fkAction(rc.OnDelete)
-			def = stripFKActions(def, c.OnUpdate, c.OnDelete)
-		}
-		c.Definition = n.unqualify(stripNotValid(def, rc.Validated))
-		t.Constraints[c.Name] = c
-	}
-	for _, rs := range rc.Sequences {
-		s := rs.Sequence
-		s.Type = n.unqualify(s.Type)
-		if rs.OwnerTable != nil && rs.OwnerColumn != nil {
-			s.OwnedBy = *rs.OwnerTable + "." + *rs.OwnerColumn
-		}
-		snap.Sequences[s.Name] = &s
-	}
-	return snap, nil
+	return st, nil
 }
 
 // tableKind names a pg_class.relkind.

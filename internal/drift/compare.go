@@ -7,8 +7,9 @@ import (
 )
 
 // Compare returns the schema findings of actual against expected: each
-// table, column, index, constraint and sequence missing from actual,
-// unexpected in it, or different, ordered by object. Identical schemas
+// table, column, index, constraint, sequence, view, function, trigger,
+// type, extension, policy and grant missing from actual, unexpected in it,
+// or different, ordered by object. Identical schemas
 // (equal fingerprints) have none. A nil snapshot is an empty schema.
 //
 // Findings read like "column users.nickname unexpected", "index
@@ -50,6 +51,7 @@ func Compare(actual, expected *Snapshot) []Finding {
 			d.sequence(object, a, e)
 		}
 	}
+	d.objects(actual, expected)
 	sortFindings(d.fs)
 	return d.fs
 }
@@ -148,6 +150,7 @@ func (d *differ) table(a, e *Table) {
 			d.constraint(object, ac, ec)
 		}
 	}
+	d.tableExtras(a, e)
 }
 
 func (d *differ) column(object string, a, e *Column) {
@@ -165,6 +168,7 @@ func (d *differ) column(object string, a, e *Column) {
 	}
 	d.describe(object, identityText(a.Identity), identityText(e.Identity))
 	d.describe(object, generatedText(a.Generated), generatedText(e.Generated))
+	d.describe(object, collationText(a.Collation), collationText(e.Collation))
 }
 
 func nullability(notNull bool) string {
@@ -258,6 +262,7 @@ func (d *differ) sequence(object string, a, e *Sequence) {
 	if a.Cycle != e.Cycle {
 		d.describe(object, cycling(a.Cycle), cycling(e.Cycle))
 	}
+	d.grants(object, a.Grants, e.Grants)
 }
 
 func ownership(ownedBy string) string {

@@ -18,10 +18,21 @@
 // locks and changes nothing there. The only writes are the scratch databases
 // a [Reference] creates on the server it is given, and always drops.
 //
-// A target's schema is compared on its tables, columns (type, nullability,
-// default, identity, generation), indexes (definition, uniqueness,
-// validity), constraints (primary key, unique, check, foreign key with its
-// actions, exclusion) and sequences. Views, functions, triggers, types,
-// extensions, privileges and column order are not compared. It needs
-// PostgreSQL 13 or later.
+// A target's schema is compared on every object kind pg_dump
+// --schema-only emits for it: tables and partitions (with their bounds),
+// columns (type, nullability, default, identity, generation, collation),
+// indexes (definition, uniqueness, validity), constraints (primary key,
+// unique, check, foreign key with its actions, exclusion), sequences (and
+// the column owning them), views and materialized views (definition, and a
+// materialized view's indexes), functions and procedures (signature, body
+// and the rest of their definition), triggers (definition, enabled), types
+// (enum labels and their order, composite attributes, domains with their
+// constraints, ranges), the extensions installed in the schema (and their
+// versions), row-level security (enabled, forced, policies) and the
+// privileges granted on tables, views, sequences and functions, with each
+// object's owner written "owner" so that owners may differ. Column order,
+// comments and the privileges on types are not compared. The version
+// history and the catalog are read by one statement, inside one read-only
+// repeatable-read transaction ([InspectCurrent]). It needs PostgreSQL 13 or
+// later.
 package drift

@@ -26,6 +26,19 @@ import (
 type Snapshot struct {
 	Tables    map[string]*Table    `json:"tables"`    // by name
 	Sequences map[string]*Sequence `json:"sequences"` // by name
+	// Views holds views and materialized views, by name.
+	Views map[string]*View `json:"views,omitempty"`
+	// Functions holds functions, procedures and aggregates, by signature:
+	// "touch_updated_at()", "f(integer, text)".
+	Functions map[string]*Function `json:"functions,omitempty"`
+	// Triggers holds the triggers of the schema's tables and views, by
+	// "table.trigger".
+	Triggers map[string]*Trigger `json:"triggers,omitempty"`
+	// Types holds enums, composite types, domains and range types, by name.
+	Types map[string]*Type `json:"types,omitempty"`
+	// Extensions holds the extensions installed in the schema, by name.
+	// Their member objects (functions, types) are not listed elsewhere.
+	Extensions map[string]*Extension `json:"extensions,omitempty"`
 }
 
 // Table is a table of a snapshot.
@@ -35,6 +48,19 @@ type Table struct {
 	Columns     map[string]*Column     `json:"columns"`     // by name
 	Indexes     map[string]*Index      `json:"indexes"`     // by name
 	Constraints map[string]*Constraint `json:"constraints"` // by name
+	// PartitionOf and PartitionBound are the parent and the bound
+	// ("FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')") of a partition,
+	// "" for a table that is not one.
+	PartitionOf    string `json:"partition_of,omitempty"`
+	PartitionBound string `json:"partition_bound,omitempty"`
+	// RowSecurity and ForceRowSecurity say whether row-level security is
+	// enabled, and forced on the table's owner too.
+	RowSecurity      bool `json:"row_security,omitempty"`
+	ForceRowSecurity bool `json:"force_row_security,omitempty"`
+	// Policies holds the table's row-level security policies, by name.
+	Policies map[string]*Policy `json:"policies,omitempty"`
+	// Grants lists the table's privileges, sorted (see Grants).
+	Grants []string `json:"grants,omitempty"`
 }
 
 // Column is a column of a table.
@@ -50,6 +76,9 @@ type Column struct {
 	Identity string `json:"identity,omitempty"`
 	// Generated is the expression of a stored generated column, else "".
 	Generated string `json:"generated,omitempty"`
+	// Collation is the column's collation where it is not its type's
+	// default, else "".
+	Collation string `json:"collation,omitempty"`
 }
 
 // Index is an index of a table, including those that enforce a primary
@@ -102,6 +131,8 @@ type Sequence struct {
 	Max       int64  `json:"max"`
 	Cache     int64  `json:"cache"`
 	Cycle     bool   `json:"cycle"`
+	// Grants lists the sequence's privileges, sorted (see Grants).
+	Grants []string `json:"grants,omitempty"`
 }
 
 // Fingerprint returns the hex SHA-256 of a canonical encoding of s: equal
@@ -120,7 +151,7 @@ func (s *Snapshot) Fingerprint() string {
 		for name, t := range sorted(s.Tables) {
 			line("table", name, t.Kind)
 			for name, c := range sorted(t.Columns) {
-				line("column", name, c.Type, c.NotNull, c.Default, c.Identity, c.Generated)
+				line("column", name, c.Type, c.NotNull, c.Default, c.Identity, c.Generated, c.Collation)
 			}
 			for name, i := range sorted(t.Indexes) {
 				line("index", name, i.Definition, i.Unique, i.Valid, i.Constraint)
@@ -128,10 +159,15 @@ func (s *Snapshot) Fingerprint() string {
 			for name, c := range sorted(t.Constraints) {
 				line("constraint", name, c.Type, c.Definition, c.OnUpdate, c.OnDelete, c.Validated)
 			}
+			line("table extras", t.PartitionOf, t.PartitionBound, t.RowSecurity, t.ForceRowSecurity, quoteList(t.Grants))
+			for name, p := range sorted(t.Policies) {
+				line("policy", name, p.Command, p.Permissive, quoteList(p.Roles), p.Using, p.Check)
+			}
 		}
 		for name, q := range sorted(s.Sequences) {
-			line("sequence", name, q.OwnedBy, q.Type, q.Start, q.Increment, q.Min, q.Max, q.Cache, q.Cycle)
+			line("sequence", name, q.OwnedBy, q.Type, q.Start, q.Increment, q.Min, q.Max, q.Cache, q.Cycle, quoteList(q.Grants))
 		}
+		s.fingerprintObjects(line)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

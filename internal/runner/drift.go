@@ -59,23 +59,44 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 	// holds one catalog in memory, not one per tenant.
 	shared := map[string]*drift.Snapshot{}
 	others := map[string]*report.Target{} // unadopted targets: who manages them, what they claim
-	rep := r.run(ctx, "drift", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
-		st, un, err := r.inspect(ctx, t)
-		if err != nil {
-			res := r.failure(ctx, t, report.Target{}, report.StatusError, err)
-			if res.Status == report.StatusCancelled {
-				return res
-			}
-			res.Status = report.StatusError
-			return res
-		}
+	share := func(st *drift.State) {
 		fp := st.Snapshot.Fingerprint()
 		mu.Lock()
+		defer mu.Unlock()
 		if snap, ok := shared[fp]; ok {
 			st.Snapshot = snap
 		} else {
 			shared[fp] = st.Snapshot
 		}
+	}
+	// Tenant schemas are read a database at a time, many per query. A
+	// tenant without goose's table may be another tool's or a person's: it
+	// is read on its own, where the ledger tells who manages it.
+	known := r.batchInspect(ctx, targets, share)
+	for name, st := range known {
+		if !st.Initialized {
+			delete(known, name)
+		}
+	}
+	invalid := r.batchInvalid(ctx, targets, knownNames(known))
+	rep := r.run(ctx, "drift", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+		st, ok := known[t.Name]
+		var un *report.Target
+		if ok {
+			st.Invalid = invalid[t.Name]
+		} else {
+			var err error
+			if st, un, err = r.inspect(ctx, t); err != nil {
+				res := r.failure(ctx, t, report.Target{}, report.StatusError, err)
+				if res.Status == report.StatusCancelled {
+					return res
+				}
+				res.Status = report.StatusError
+				return res
+			}
+			share(st)
+		}
+		mu.Lock()
 		states[t.Name] = st
 		if un != nil {
 			others[t.Name] = un
@@ -146,10 +167,12 @@ func (r *Runner) inspect(ctx context.Context, t fleet.Target) (*drift.State, *re
 		return nil, nil, err
 	}
 	defer sess.close()
-	// One read-only transaction carries the session's limits (SET LOCAL)
-	// and gives the bookkeeping rows and the catalog one view.
+	// One read-only repeatable-read transaction carries the session's
+	// limits (SET LOCAL) and gives the bookkeeping rows and the catalog one
+	// snapshot: an up committing in between cannot make the target look
+	// drifted.
 	if err := sess.native(func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, "BEGIN READ ONLY")
+		_, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 		return err
 	}); err != nil {
 		return nil, nil, fmt.Errorf("begin: %w", err)
@@ -225,4 +248,14 @@ func (r *Runner) expectedSchemas(ctx context.Context, ref *drift.Reference, firs
 		notes = append(notes, note)
 	}
 	return expected, notes
+}
+
+// knownNames marks the targets whose state a batch read; batchInvalid
+// lists INVALID indexes for those.
+func knownNames(known map[string]*drift.State) map[string]state {
+	out := make(map[string]state, len(known))
+	for name := range known {
+		out[name] = state{}
+	}
+	return out
 }

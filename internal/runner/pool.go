@@ -54,6 +54,29 @@ func (p *pool) put(s *session) {
 	p.idle[s.key] = append(p.idle[s.key], s)
 }
 
+// evictOther closes one idle session of another database than t's, if
+// there is one. Called before a fresh session is dialed for t, it keeps the
+// sessions open (in use and idle) at most the run's parallelism however
+// many databases the tenants are spread over: a worker dials only while it
+// holds no session, and then either closes an idle one or finds none idle.
+func (p *pool) evictOther(t fleet.Target, readOnly bool) {
+	p.mu.Lock()
+	var victim *session
+	k := poolKey{t.DSN, readOnly}
+	for key, list := range p.idle {
+		if key != k && len(list) > 0 {
+			victim = list[0]
+			p.idle[key] = list[1:]
+			break
+		}
+	}
+	p.mu.Unlock()
+	if victim != nil {
+		victim.conn.Close()
+		victim.db.Close()
+	}
+}
+
 // drain closes every idle session.
 func (p *pool) drain() {
 	p.mu.Lock()
@@ -84,6 +107,7 @@ func (r *Runner) openSchema(ctx context.Context, t fleet.Target, readOnly bool) 
 		s := r.pool.get(t, readOnly)
 		fresh := s == nil
 		if fresh {
+			r.pool.evictOther(t, readOnly)
 			var err error
 			if s, err = r.dial(ctx, t, readOnly); err != nil {
 				return nil, err

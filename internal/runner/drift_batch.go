@@ -1,0 +1,110 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/orchestrator-dev/orchestrator/internal/drift"
+	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+)
+
+// driftBatchSize bounds how many tenant schemas one catalog query reads:
+// large enough that 10,000 tenants cost 40 queries, small enough that one
+// reply stays a few megabytes.
+const driftBatchSize = 250
+
+// batchInspect reads, for schema-per-tenant targets, every tenant's version
+// history and catalog with one session per database, in one read-only
+// repeatable-read transaction, one query per driftBatchSize schemas,
+// instead of a round trip per tenant. share is called on each state as it
+// is read (to share identical snapshots), so that no more than one batch of
+// catalogs is held unshared at once. Targets of other kinds, of a database
+// that could not be read, or whose schema is gone are absent from the
+// result, and are inspected one by one as usual.
+func (r *Runner) batchInspect(ctx context.Context, targets []fleet.Target, share func(*drift.State)) map[string]*drift.State {
+	groups := map[string][]fleet.Target{}
+	var order []string
+	for _, t := range targets {
+		if t.Schema == "" {
+			continue
+		}
+		if _, ok := groups[t.DSN]; !ok {
+			order = append(order, t.DSN)
+		}
+		groups[t.DSN] = append(groups[t.DSN], t)
+	}
+	results := make([]map[string]*drift.State, len(order))
+	var g errgroup.Group
+	g.SetLimit(r.parallel)
+	for i, dsn := range order {
+		g.Go(func() error {
+			st, err := r.inspectGroup(ctx, groups[dsn], share)
+			if err != nil {
+				r.log.Debug("batch drift read failed; reading tenants one by one", "database", groups[dsn][0].DatabaseKey(),
+					"error", groups[dsn][0].Scrub(err.Error()))
+				return nil
+			}
+			results[i] = st
+			return nil
+		})
+	}
+	_ = g.Wait()
+	out := map[string]*drift.State{}
+	for _, m := range results {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// inspectGroup reads the states of the schema targets of one database.
+func (r *Runner) inspectGroup(ctx context.Context, group []fleet.Target, share func(*drift.State)) (map[string]*drift.State, error) {
+	sess, err := r.dial(ctx, group[0], true)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.discard()
+	bySchema := map[string][]string{} // schema -> target names
+	var schemas []string
+	for _, t := range group {
+		if _, ok := bySchema[t.Schema]; !ok {
+			schemas = append(schemas, t.Schema)
+		}
+		bySchema[t.Schema] = append(bySchema[t.Schema], t.Name)
+	}
+	out := make(map[string]*drift.State, len(group))
+	err = sess.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		tx, err := c.Conn().BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		for start := 0; start < len(schemas); start += driftBatchSize {
+			chunk := schemas[start:min(start+driftBatchSize, len(schemas))]
+			states, err := drift.ReadStates(ctx, tx, chunk)
+			if err != nil {
+				return err
+			}
+			for schema, st := range states {
+				share(st)
+				for _, name := range bySchema[schema] {
+					out[name] = st
+				}
+			}
+		}
+		return tx.Commit(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
