@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
@@ -31,7 +32,7 @@ type queryer interface {
 // unless the table has no pages at all and so no rows. The
 // tool's own tables and the system catalogs are left out: they are the
 // bookkeeping, not the migration's cost.
-const heldLocksSQL = `SELECT n.nspname, c.relname, l.mode, c.reltuples::float8, pg_total_relation_size(c.oid), pg_relation_size(c.oid) = 0,
+var heldLocksSQL = `SELECT n.nspname, c.relname, l.mode, c.reltuples::float8, pg_total_relation_size(c.oid), pg_relation_size(c.oid) = 0,
   pg_stat_get_live_tuples(c.oid)
 FROM pg_locks l
 JOIN pg_class c ON c.oid = l.relation
@@ -40,7 +41,7 @@ WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND c.relkind IN ('r', 'p', 'm')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-  AND c.relname NOT IN ('goose_db_version', 'orchestrator_migrations')
+  AND c.relname NOT IN ` + ledger.TablesSQLList() + `
 ORDER BY n.nspname, c.relname, l.mode`
 
 // heldLock names one lock: a relation in one mode.
