@@ -142,9 +142,11 @@ func TestConnectionsBoundedSchemasOfManyDatabases(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("up: exit %d\n%s", res.code, res.stderr)
 	}
-	// One more than the bound is tolerated, as in TestConnectionsBounded: a
-	// closed session's backend may still be listed for a moment.
-	if peak > parallel+1 {
-		t.Errorf("peak connections %d over 4 databases at parallelism %d, want at most %d", peak, parallel, parallel+1)
+	// Two more than the bound are tolerated over a whole run, as in
+	// TestConnectionsBounded: a closed session's backend may still be listed
+	// for a moment after its client closed it. Without the eviction the
+	// run holds a session per database and more (8 at parallelism 2).
+	if peak > parallel+2 {
+		t.Errorf("peak connections %d over 4 databases at parallelism %d, want at most %d", peak, parallel, parallel+2)
 	}
 }
