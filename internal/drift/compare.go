@@ -21,18 +21,8 @@ import (
 func Compare(actual, expected *Snapshot) []Finding {
 	actual, expected = orEmpty(actual), orEmpty(expected)
 	var d differ
-	for _, name := range union(actual.Tables, expected.Tables) {
-		a, e := actual.Tables[name], expected.Tables[name]
-		object := "table " + name
-		switch {
-		case a == nil:
-			d.add(object, "missing")
-		case e == nil:
-			d.add(object, "unexpected")
-		default:
-			d.table(a, e)
-		}
-	}
+	eachPair(&d, actual.Tables, expected.Tables, func(name string, _ *Table) string { return "table " + name },
+		func(_ string, a, e *Table) { d.table(a, e) })
 	for _, name := range union(actual.Sequences, expected.Sequences) {
 		a, e := actual.Sequences[name], expected.Sequences[name]
 		object := "sequence " + name
@@ -104,18 +94,7 @@ func (d *differ) table(a, e *Table) {
 	if a.Kind != e.Kind {
 		d.add(object, "is a "+a.Kind+", expected a "+e.Kind)
 	}
-	for _, name := range union(a.Columns, e.Columns) {
-		ac, ec := a.Columns[name], e.Columns[name]
-		object := "column " + e.Name + "." + name
-		switch {
-		case ac == nil:
-			d.add(object, "missing")
-		case ec == nil:
-			d.add(object, "unexpected")
-		default:
-			d.column(object, ac, ec)
-		}
-	}
+	eachPair(d, a.Columns, e.Columns, func(name string, _ *Column) string { return "column " + e.Name + "." + name }, d.column)
 	for _, name := range union(a.Indexes, e.Indexes) {
 		ai, ei := a.Indexes[name], e.Indexes[name]
 		object := "index " + e.Name + "." + name
@@ -138,18 +117,7 @@ func (d *differ) table(a, e *Table) {
 			}
 		}
 	}
-	for _, name := range union(a.Constraints, e.Constraints) {
-		ac, ec := a.Constraints[name], e.Constraints[name]
-		object := "constraint " + e.Name + "." + name
-		switch {
-		case ac == nil:
-			d.add(object, "missing")
-		case ec == nil:
-			d.add(object, "unexpected")
-		default:
-			d.constraint(object, ac, ec)
-		}
-	}
+	eachPair(d, a.Constraints, e.Constraints, func(name string, _ *Constraint) string { return "constraint " + e.Name + "." + name }, d.constraint)
 	d.tableExtras(a, e)
 }
 
@@ -194,8 +162,8 @@ func generatedText(expr string) string {
 
 func (d *differ) index(object string, a, e *Index) {
 	d.field(object, "definition", a.Definition, e.Definition)
-	d.describe(object, uniqueness(a.Unique), uniqueness(e.Unique))
-	d.describe(object, validity(a.Valid), validity(e.Valid))
+	d.describe(object, either(a.Unique, "unique", "not unique"), either(e.Unique, "unique", "not unique"))
+	d.describe(object, either(a.Valid, "valid", "invalid"), either(e.Valid, "valid", "invalid"))
 }
 
 // oneSided reports whether constraint exists in only one of two tables,
@@ -204,18 +172,30 @@ func oneSided(a, e *Table, constraint string) bool {
 	return constraint != "" && (a.Constraints[constraint] == nil) != (e.Constraints[constraint] == nil)
 }
 
-func uniqueness(unique bool) string {
-	if unique {
-		return "unique"
+// either words a flag for a finding: yes when on, else no.
+func either(on bool, yes, no string) string {
+	if on {
+		return yes
 	}
-	return "not unique"
+	return no
 }
 
-func validity(valid bool) string {
-	if valid {
-		return "valid"
+// eachPair walks the names of two maps of one object kind: a name on one
+// side only is a missing or unexpected object, a name on both sides is
+// compared. object names the finding, from the side that has the name
+// (the expected side when both do).
+func eachPair[T any](d *differ, actual, expected map[string]*T, object func(name string, t *T) string, compare func(object string, a, e *T)) {
+	for _, name := range union(actual, expected) {
+		a, e := actual[name], expected[name]
+		switch {
+		case a == nil:
+			d.add(object(name, e), "missing")
+		case e == nil:
+			d.add(object(name, a), "unexpected")
+		default:
+			compare(object(name, e), a, e)
+		}
 	}
-	return "invalid"
 }
 
 func enforces(constraint string) string {

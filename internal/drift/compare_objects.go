@@ -13,74 +13,40 @@ func (d *differ) tableExtras(a, e *Table) {
 		d.describe(object, partitionText(a), partitionText(e))
 	}
 	if a.RowSecurity != e.RowSecurity {
-		d.describe(object, "row level security "+enabledText(a.RowSecurity), enabledText(e.RowSecurity))
+		d.describe(object, "row level security "+either(a.RowSecurity, "enabled", "disabled"), either(e.RowSecurity, "enabled", "disabled"))
 	}
 	if a.ForceRowSecurity != e.ForceRowSecurity {
-		d.describe(object, "row level security "+forcedText(a.ForceRowSecurity), forcedText(e.ForceRowSecurity))
+		d.describe(object, "row level security "+either(a.ForceRowSecurity, "forced", "not forced"), either(e.ForceRowSecurity, "forced", "not forced"))
 	}
-	for _, name := range union(a.Policies, e.Policies) {
-		ap, ep := a.Policies[name], e.Policies[name]
-		object := "policy " + e.Name + "." + name
-		switch {
-		case ap == nil:
-			d.add(object, "missing")
-		case ep == nil:
-			d.add(object, "unexpected")
-		default:
+	eachPair(d, a.Policies, e.Policies, func(name string, _ *Policy) string { return "policy " + e.Name + "." + name },
+		func(object string, ap, ep *Policy) {
 			d.field(object, "command", ap.Command, ep.Command)
 			if ap.Permissive != ep.Permissive {
-				d.describe(object, permissiveText(ap.Permissive), permissiveText(ep.Permissive))
+				d.describe(object, either(ap.Permissive, "permissive", "restrictive"), either(ep.Permissive, "permissive", "restrictive"))
 			}
 			d.field(object, "roles", strings.Join(ap.Roles, ", "), strings.Join(ep.Roles, ", "))
 			d.field(object, "using", orNone(ap.Using), orNone(ep.Using))
 			d.field(object, "with check", orNone(ap.Check), orNone(ep.Check))
-		}
-	}
+		})
 	d.grants(object, a.Grants, e.Grants)
 }
 
 // objects compares the schema's views, functions, triggers, types and
 // extensions.
 func (d *differ) objects(actual, expected *Snapshot) {
-	for _, name := range union(actual.Views, expected.Views) {
-		a, e := actual.Views[name], expected.Views[name]
-		switch {
-		case a == nil:
-			d.add(e.Kind+" "+name, "missing")
-		case e == nil:
-			d.add(a.Kind+" "+name, "unexpected")
-		default:
-			object := e.Kind + " " + name
+	eachPair(d, actual.Views, expected.Views, func(name string, v *View) string { return v.Kind + " " + name },
+		func(object string, a, e *View) {
 			if a.Kind != e.Kind {
 				d.add(object, "is a "+a.Kind+", expected a "+e.Kind)
 			}
 			if a.Definition != e.Definition {
 				d.add(object, "definition differs")
 			}
-			for _, iname := range union(a.Indexes, e.Indexes) {
-				ai, ei := a.Indexes[iname], e.Indexes[iname]
-				object := "index " + name + "." + iname
-				switch {
-				case ai == nil:
-					d.add(object, "missing")
-				case ei == nil:
-					d.add(object, "unexpected")
-				default:
-					d.index(object, ai, ei)
-				}
-			}
+			eachPair(d, a.Indexes, e.Indexes, func(iname string, _ *Index) string { return "index " + e.Name + "." + iname }, d.index)
 			d.grants(object, a.Grants, e.Grants)
-		}
-	}
-	for _, sig := range union(actual.Functions, expected.Functions) {
-		a, e := actual.Functions[sig], expected.Functions[sig]
-		switch {
-		case a == nil:
-			d.add(e.Kind+" "+sig, "missing")
-		case e == nil:
-			d.add(a.Kind+" "+sig, "unexpected")
-		default:
-			object := e.Kind + " " + sig
+		})
+	eachPair(d, actual.Functions, expected.Functions, func(sig string, f *Function) string { return f.Kind + " " + sig },
+		func(object string, a, e *Function) {
 			switch {
 			case a.Kind != e.Kind:
 				d.add(object, "is a "+a.Kind+", expected a "+e.Kind)
@@ -90,8 +56,7 @@ func (d *differ) objects(actual, expected *Snapshot) {
 				d.add(object, "definition differs")
 			}
 			d.grants(object, a.Grants, e.Grants)
-		}
-	}
+		})
 	for _, name := range union(actual.Triggers, expected.Triggers) {
 		a, e := actual.Triggers[name], expected.Triggers[name]
 		object := "trigger " + name
@@ -109,29 +74,10 @@ func (d *differ) objects(actual, expected *Snapshot) {
 			d.describe(object, a.Enabled, e.Enabled)
 		}
 	}
-	for _, name := range union(actual.Types, expected.Types) {
-		a, e := actual.Types[name], expected.Types[name]
-		switch {
-		case a == nil:
-			d.add(e.Kind+" "+name, "missing")
-		case e == nil:
-			d.add(a.Kind+" "+name, "unexpected")
-		default:
-			d.typ(a, e)
-		}
-	}
-	for _, name := range union(actual.Extensions, expected.Extensions) {
-		a, e := actual.Extensions[name], expected.Extensions[name]
-		object := "extension " + name
-		switch {
-		case a == nil:
-			d.add(object, "missing")
-		case e == nil:
-			d.add(object, "unexpected")
-		default:
-			d.field(object, "version", a.Version, e.Version)
-		}
-	}
+	eachPair(d, actual.Types, expected.Types, func(name string, t *Type) string { return t.Kind + " " + name },
+		func(_ string, a, e *Type) { d.typ(a, e) })
+	eachPair(d, actual.Extensions, expected.Extensions, func(name string, _ *Extension) string { return "extension " + name },
+		func(object string, a, e *Extension) { d.field(object, "version", a.Version, e.Version) })
 }
 
 // hasRelation reports whether s has a table or view of that name: a
@@ -204,27 +150,6 @@ func partitionText(t *Table) string {
 		return "not a partition"
 	}
 	return "partition of " + t.PartitionOf + " " + t.PartitionBound
-}
-
-func enabledText(on bool) string {
-	if on {
-		return "enabled"
-	}
-	return "disabled"
-}
-
-func forcedText(on bool) string {
-	if on {
-		return "forced"
-	}
-	return "not forced"
-}
-
-func permissiveText(permissive bool) string {
-	if permissive {
-		return "permissive"
-	}
-	return "restrictive"
 }
 
 func collationText(collation string) string {
