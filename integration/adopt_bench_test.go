@@ -23,14 +23,7 @@ const adoptBenchCommand = `ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkAd
 // unadopted fleet, adopt, then drift on the adopted fleet, and undoes the
 // adoption (untimed) for the next iteration.
 func BenchmarkAdopt(b *testing.B) {
-	if os.Getenv("ORCH_IT_NORACE") == "" {
-		msg := "BenchmarkAdopt skipped: run without the race detector in the binary:\n  " + adoptBenchCommand
-		fmt.Println(msg)
-		b.Skip(msg)
-	}
-	if skipAll != "" {
-		b.Skip(skipAll)
-	}
+	needBench(b, "BenchmarkAdopt", adoptBenchCommand)
 	bin := migrateBin(b)
 	n := benchTenantCount(b)
 	tenants := benchDatabases(b, n)

@@ -46,16 +46,7 @@ const (
 // before the timer starts. An untimed warm-up runs the floor method on a
 // few databases first. The figures go to stdout as a table and as metrics.
 func BenchmarkFleetUp(b *testing.B) {
-	if os.Getenv("ORCH_IT_NORACE") == "" {
-		// Printed as well: a benchmark's skip message shows only with -v.
-		msg := "BenchmarkFleetUp skipped: the binary under test is built with -race unless " +
-			"ORCH_IT_NORACE is set, which would make the figures meaningless; run:\n  " + benchCommand
-		fmt.Println(msg)
-		b.Skip(msg)
-	}
-	if skipAll != "" {
-		b.Skip(skipAll)
-	}
+	needBench(b, "BenchmarkFleetUp", benchCommand)
 	n := benchTenantCount(b)
 	ups := seedUpFiles(b)
 	gooseDir := gooseLayoutSeed(b)
@@ -388,4 +379,21 @@ func gooseRun(goosePath, dir, command string, dbs []string) error {
 		}
 		return nil
 	})
+}
+
+// needBench skips benchmark name unless the binary was built without the
+// race detector (ORCH_IT_NORACE set) and a server is reachable; the skip
+// message repeats the command that runs it properly.
+func needBench(b *testing.B, name, command string) {
+	b.Helper()
+	if os.Getenv("ORCH_IT_NORACE") == "" {
+		// Printed as well: a benchmark's skip message shows only with -v.
+		msg := name + " skipped: the binary under test is built with -race unless " +
+			"ORCH_IT_NORACE is set, which would make the figures meaningless; run:\n  " + command
+		fmt.Println(msg)
+		b.Skip(msg)
+	}
+	if skipAll != "" {
+		b.Skip(skipAll)
+	}
 }

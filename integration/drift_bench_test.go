@@ -20,14 +20,7 @@ const driftBenchCommand = `ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkDr
 // tenant with the same parallelism and a diff of each dump against the
 // reference's. Both find the same thing on a clean fleet: nothing.
 func BenchmarkDrift(b *testing.B) {
-	if os.Getenv("ORCH_IT_NORACE") == "" {
-		msg := "BenchmarkDrift skipped: run without the race detector in the binary:\n  " + driftBenchCommand
-		fmt.Println(msg)
-		b.Skip(msg)
-	}
-	if skipAll != "" {
-		b.Skip(skipAll)
-	}
+	needBench(b, "BenchmarkDrift", driftBenchCommand)
 	n := benchTenantCount(b)
 	dbs := benchDatabases(b, n+1)
 	ref, tenants := dbs[0], dbs[1:]

@@ -65,15 +65,7 @@ const (
 // reported, not enforced; the connection bound and every report's outcome
 // are checked.
 func BenchmarkScale(b *testing.B) {
-	if os.Getenv("ORCH_IT_NORACE") == "" {
-		msg := "BenchmarkScale skipped: the binary under test is built with -race unless " +
-			"ORCH_IT_NORACE is set, which would make the figures meaningless; run:\n  " + scaleCommand
-		fmt.Println(msg)
-		b.Skip(msg)
-	}
-	if skipAll != "" {
-		b.Skip(skipAll)
-	}
+	needBench(b, "BenchmarkScale", scaleCommand)
 	n := envInt(b, "ORCH_SCALE_TENANTS", scaleTenants, 1)
 	small := envInt(b, "ORCH_SCALE_SMALL", scaleSmall, 0)
 	if small >= n {

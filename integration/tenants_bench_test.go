@@ -5,7 +5,6 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -177,14 +176,7 @@ func schemaFleet(tb testing.TB, dbs ...string) string {
 // schema, the same SQL), and `drift` against one `pg_dump --schema-only` of
 // the whole database and against the drift floor run per schema.
 func BenchmarkDriftSchemas(b *testing.B) {
-	if os.Getenv("ORCH_IT_NORACE") == "" {
-		msg := "BenchmarkDriftSchemas skipped: run without the race detector in the binary:\n  " + tenantsCommand
-		fmt.Println(msg)
-		b.Skip(msg)
-	}
-	if skipAll != "" {
-		b.Skip(skipAll)
-	}
+	needBench(b, "BenchmarkDriftSchemas", tenantsCommand)
 	n := envInt(b, "ORCH_SCHEMA_TENANTS", 500, 1)
 	ups := seedUpFiles(b)
 	s := &scaleRun{b: b, prefix: "orch_it_" + randomSuffix(), large: n}
@@ -224,14 +216,7 @@ func BenchmarkDriftSchemas(b *testing.B) {
 // databases; with the process's peak RSS and the server connections it
 // held, at parallelism 8.
 func BenchmarkTenants(b *testing.B) {
-	if os.Getenv("ORCH_IT_NORACE") == "" {
-		msg := "BenchmarkTenants skipped: run without the race detector in the binary:\n  " + tenantsCommand
-		fmt.Println(msg)
-		b.Skip(msg)
-	}
-	if skipAll != "" {
-		b.Skip(skipAll)
-	}
+	needBench(b, "BenchmarkTenants", tenantsCommand)
 	large := envInt(b, "ORCH_TENANTS", 10000, 1)
 	small := envInt(b, "ORCH_TENANTS_SMALL", 1000, 0)
 	ndbs := envInt(b, "ORCH_TENANT_DBS", 2000, 0)
