@@ -78,7 +78,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 			delete(known, name)
 		}
 	}
-	invalid := r.batchInvalid(ctx, targets, knownNames(known))
+	invalid := batchInvalidOf(ctx, r, targets, known)
 	rep := r.run(ctx, "drift", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		st, ok := known[t.Name]
 		var un *report.Target
@@ -248,14 +248,4 @@ func (r *Runner) expectedSchemas(ctx context.Context, ref *drift.Reference, firs
 		notes = append(notes, note)
 	}
 	return expected, notes
-}
-
-// knownNames marks the targets whose state a batch read; batchInvalid
-// lists INVALID indexes for those.
-func knownNames(known map[string]*drift.State) map[string]state {
-	out := make(map[string]state, len(known))
-	for name := range known {
-		out[name] = state{}
-	}
-	return out
 }

@@ -218,9 +218,10 @@ func (e *StallError) Remedy() string {
 	return r
 }
 
-// batchInvalid lists, for schema-per-tenant targets whose state was read in
-// batches, each tenant's INVALID indexes: one query per database.
-func (r *Runner) batchInvalid(ctx context.Context, targets []fleet.Target, known map[string]state) map[string][]string {
+// batchInvalidOf lists, for the schema-per-tenant targets named in known
+// (their state was read in batches, by status or by drift), each tenant's
+// INVALID indexes: one query per database.
+func batchInvalidOf[S any](ctx context.Context, r *Runner, targets []fleet.Target, known map[string]S) map[string][]string {
 	groups := map[string][]fleet.Target{}
 	for _, t := range targets {
 		if _, ok := known[t.Name]; ok && t.Schema != "" {

@@ -17,7 +17,7 @@ import (
 // Status reports each target's current version and what is pending.
 func (r *Runner) Status(ctx context.Context, targets []fleet.Target) *report.Report {
 	known := r.batchStates(ctx, targets)
-	invalid := r.batchInvalid(ctx, targets, known)
+	invalid := batchInvalidOf(ctx, r, targets, known)
 	return r.run(ctx, "status", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		if st, ok := known[t.Name]; ok {
 			res := r.describe(ctx, t, st, r.set.Latest(), PlanOptions{}, false)
