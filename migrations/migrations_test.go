@@ -2,11 +2,8 @@ package migrations_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io/fs"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,11 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 	"github.com/orchestrator-dev/orchestrator/migrations"
 )
-
-// defaultDSN is the maintenance database used when ORCH_TEST_DSN is unset.
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // migrateInstall is the command that installs the golang-migrate CLI the
 // compatibility test expects.
@@ -39,18 +34,6 @@ var seed = []string{
 
 var seedTables = []string{"users", "api_keys", "sessions", "usage_records"}
 
-// inCI reports whether missing prerequisites must fail instead of skip.
-func inCI() bool { return os.Getenv("CI") == "true" }
-
-// skipOrFatal fails the test in CI and skips it elsewhere.
-func skipOrFatal(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if inCI() {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // migrationsDir returns the absolute path of the package directory, which
 // holds the .sql files (go test runs with the package directory as cwd).
 func migrationsDir(t *testing.T) string {
@@ -62,83 +45,15 @@ func migrationsDir(t *testing.T) string {
 	return dir
 }
 
-// adminURL returns the server DSN as a URL; golang-migrate and the scratch
-// database DSNs need the URL form.
-func adminURL(t *testing.T) *url.URL {
+// newDatabase creates a uniquely named scratch database on the shared
+// test server, dropped (WITH FORCE) when the test ends, and returns its DSN
+// and a connection to it.
+func newDatabase(t *testing.T) (string, *pgx.Conn) {
 	t.Helper()
-	dsn := os.Getenv("ORCH_TEST_DSN")
-	if dsn == "" {
-		dsn = defaultDSN
-	}
-	u, err := url.Parse(dsn)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("ORCH_TEST_DSN must be a postgres:// URL, got %q", dsn)
-	}
-	return u
-}
-
-// withDatabase returns a copy of u pointing at database name.
-func withDatabase(u *url.URL, name string) string {
-	c := *u
-	c.Path = "/" + name
-	c.RawPath = ""
-	return c.String()
-}
-
-// connect opens a pgx connection, skipping (or failing in CI) when the
-// server is unreachable.
-func connect(t *testing.T, dsn string) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		skipOrFatal(t, "PostgreSQL unreachable at %s: %v", redact(dsn), err)
-	}
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	return conn
-}
-
-// redact hides a password in a DSN for log output.
-func redact(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil {
-		return u.Redacted()
-	}
-	return dsn
-}
-
-// newDatabase creates a uniquely named scratch database, drops it (WITH
-// FORCE) when the test ends, and returns its DSN.
-func newDatabase(t *testing.T) string {
-	t.Helper()
-	admin := adminURL(t)
-	conn := connect(t, admin.String())
-
-	buf := make([]byte, 6)
-	if _, err := rand.Read(buf); err != nil {
-		t.Fatalf("random name: %v", err)
-	}
-	name := "orch_seed_" + hex.EncodeToString(buf)
-	ident := pgx.Identifier{name}.Sanitize()
-
-	if _, err := conn.Exec(t.Context(), "CREATE DATABASE "+ident); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, admin.String())
-		if err != nil {
-			t.Errorf("drop database %s: connect: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
+	s := pgtest.Shared(t)
+	name := s.NewDatabase(t, "seed")
 	t.Logf("scratch database %s", name)
-	return withDatabase(admin, name)
+	return s.DSNFor(name), s.Connect(t, name)
 }
 
 // psqlFile runs one SQL file through psql the way the README documents it.
@@ -281,14 +196,13 @@ func TestSeedCompatibility(t *testing.T) {
 	dir := migrationsDir(t)
 
 	// Probe the server once so an absent server skips the whole test.
-	connect(t, adminURL(t).String())
+	pgtest.Shared(t)
 
 	t.Run("psql", func(t *testing.T) {
 		if _, err := exec.LookPath("psql"); err != nil {
-			skipOrFatal(t, "psql not on PATH: %v", err)
+			pgtest.Unavailable(t, "psql not on PATH: %v", err)
 		}
-		dsn := newDatabase(t)
-		conn := connect(t, dsn)
+		dsn, conn := newDatabase(t)
 
 		for _, m := range seed {
 			mustPsqlFile(t, dsn, filepath.Join(dir, m+".up.sql"))
@@ -348,8 +262,7 @@ func TestSeedCompatibility(t *testing.T) {
 
 	t.Run("golang-migrate", func(t *testing.T) {
 		bin := findMigrate(t)
-		dsn := newDatabase(t)
-		conn := connect(t, dsn)
+		dsn, conn := newDatabase(t)
 
 		migrate := func(args ...string) string {
 			t.Helper()
@@ -404,7 +317,7 @@ func findMigrate(t *testing.T) string {
 			}
 		}
 	}
-	skipOrFatal(t, "golang-migrate CLI not found on PATH or in $(go env GOPATH)/bin; install it with: %s", migrateInstall)
+	pgtest.Unavailable(t, "golang-migrate CLI not found on PATH or in $(go env GOPATH)/bin; install it with: %s", migrateInstall)
 	return ""
 }
 

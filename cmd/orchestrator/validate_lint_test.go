@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // TestValidateFormats: junit parses as XML with one case per finding and
@@ -184,18 +185,12 @@ func countingProxy(t *testing.T, target string) (port int, accepted *atomic.Int6
 // make one server), the version read is the server's, and a statement the
 // server is too old for is flagged while one it supports is not.
 func TestValidateProbeVersions(t *testing.T) {
-	dsn := os.Getenv("ORCH_TEST_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
+	dsn := pgtest.Shared(t).DSN
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no PostgreSQL at %s and CI=true: %v", dsn, err)
-		}
-		t.Skipf("no PostgreSQL reachable: %v", err)
+		t.Fatal(err)
 	}
 	var version int
 	err = conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version)

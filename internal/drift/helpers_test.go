@@ -2,32 +2,15 @@ package drift
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 	"github.com/orchestrator-dev/orchestrator/migrations"
 )
-
-// defaultDSN is the server the integration tests use when ORCH_TEST_DSN is
-// unset.
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-// testDBPrefix starts the names of the databases the tests create.
-const testDBPrefix = "orch_drift_test_"
-
-// testDSN returns the DSN of the test server.
-func testDSN() string {
-	if dsn := os.Getenv("ORCH_TEST_DSN"); dsn != "" {
-		return dsn
-	}
-	return defaultDSN
-}
 
 // testContext returns a context that ends with the test, bounded so that a
 // regression fails instead of hanging.
@@ -50,67 +33,23 @@ func connectConfig(t testing.TB, cfg *pgx.ConnConfig) *pgx.Conn {
 	return conn
 }
 
-// serverConfig returns the test server's configuration, and fails the test
-// in CI (CI=true) or skips it elsewhere when the server is unreachable.
+// serverConfig returns the shared test server's configuration (see
+// pgtest.Shared).
 func serverConfig(t testing.TB) *pgx.ConnConfig {
 	t.Helper()
-	cfg, err := pgx.ParseConfig(testDSN())
+	cfg, err := pgx.ParseConfig(pgtest.Shared(t).DSN)
 	if err != nil {
-		t.Fatal("ORCH_TEST_DSN is not a valid connection string")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (set ORCH_TEST_DSN): %v", err)
-	}
-	_ = conn.Close(ctx)
-	return cfg
-}
-
-// randomSuffix returns 12 random hex digits.
-func randomSuffix(t testing.TB) string {
-	t.Helper()
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	return hex.EncodeToString(b[:])
+	return cfg
 }
 
 // newDatabase creates a uniquely named database, dropped when the test
 // ends, and returns a connection to it.
 func newDatabase(t testing.TB) *pgx.Conn {
 	t.Helper()
-	cfg := serverConfig(t)
-	name := testDBPrefix + randomSuffix(t)
-	admin, err := pgx.ConnectConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer admin.Close(context.Background())
-	if _, err := admin.Exec(context.Background(), "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		admin, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	dbcfg := cfg.Copy()
-	dbcfg.Database = name
-	return connectConfig(t, dbcfg) // closed before the drop: cleanups run last in, first out
+	s := pgtest.Shared(t)
+	return s.Connect(t, s.NewDatabase(t, "drift_test")) // closed before the drop: cleanups run last in, first out
 }
 
 // seedSet loads the seed's migration set.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // historyTables creates the runner's history tables in conn's public
@@ -34,7 +36,7 @@ func TestInspectCurrentDuringUp(t *testing.T) {
 	expected4 := snapshotOf(t, migratedDatabase(t, set, 4), "public")
 
 	cfg := target.Config().Copy()
-	app := "orch_drift_" + randomSuffix(t)
+	app := pgtest.Name("drift")
 	cfg.RuntimeParams["application_name"] = app
 	reader := connectConfig(t, cfg)
 	up := connectConfig(t, target.Config().Copy())

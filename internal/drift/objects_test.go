@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // objectsFixture creates one object of every kind drift compares beyond
@@ -154,7 +156,7 @@ func TestCompareObjectsOwnerAndSchema(t *testing.T) {
 
 	conn := newDatabase(t)
 	ctx := context.Background()
-	role := "orch_test_owner_" + randomSuffix(t)
+	role := pgtest.Name("test_owner")
 	execSQL(t, conn, "CREATE ROLE "+role)
 	t.Cleanup(func() {
 		admin := connectConfig(t, serverConfig(t))

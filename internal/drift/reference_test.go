@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
@@ -40,7 +41,7 @@ func (r *recorder) list() []string {
 func newTestReference(t *testing.T, set *source.Set) (*Reference, *recorder) {
 	t.Helper()
 	cfg := serverConfig(t)
-	ref := NewReference(testDSN(), set)
+	ref := NewReference(pgtest.DSN(), set)
 	rec := &recorder{}
 	ref.created = rec.add
 	t.Cleanup(func() {
@@ -201,8 +202,8 @@ func TestReferenceCanceled(t *testing.T) {
 func TestReferenceNoScratch(t *testing.T) {
 	cfg := serverConfig(t)
 	admin := connectConfig(t, cfg)
-	role := testDBPrefix + randomSuffix(t)
-	password := randomSuffix(t)
+	role := pgtest.Name("drift_test")
+	password := pgtest.Name("pw")
 	if _, err := admin.Exec(context.Background(),
 		fmt.Sprintf("CREATE ROLE %s LOGIN NOCREATEDB PASSWORD '%s'", role, password)); err != nil {
 		t.Skipf("cannot create a role to test with: %v", err)

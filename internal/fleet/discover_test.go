@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // discover runs Discover with the test's context.
@@ -51,16 +53,16 @@ func wantProblem(t *testing.T, fe *Error, line int, msg string) {
 
 func TestDiscoverDatabases(t *testing.T) {
 	cfg := serverConfig(t)
-	prefix := "orch_disc_" + randomSuffix(t)
+	prefix := pgtest.Name("disc")
 	hostile := prefix + `_it's a "db" \ /x%`
-	for _, db := range []string{prefix + "_c", prefix + "_a", hostile, prefix + "_b", "orch_dother_" + prefix} {
-		createDatabase(t, cfg, db, "")
+	for _, db := range []string{prefix + "_c", prefix + "_a", hostile, prefix + "_b", pgtest.Prefix() + "_dother_" + prefix} {
+		createDatabase(t, db, "")
 	}
-	createDatabase(t, cfg, prefix+"_tpl", "IS_TEMPLATE true")
-	createDatabase(t, cfg, prefix+"_noconn", "ALLOW_CONNECTIONS false")
+	createDatabase(t, prefix+"_tpl", "IS_TEMPLATE true")
+	createDatabase(t, prefix+"_noconn", "ALLOW_CONNECTIONS false")
 
 	servers := map[string]string{
-		"url":           testDSN(),
+		"url":           pgtest.DSN(),
 		"keyword/value": keywordValueDSN(cfg, cfg.Database),
 	}
 	for kind, server := range servers {
@@ -127,8 +129,8 @@ discover:
 
 func TestDiscoverSchemas(t *testing.T) {
 	cfg := serverConfig(t)
-	db := "orch_disc_" + randomSuffix(t)
-	createDatabase(t, cfg, db, "")
+	db := pgtest.Name("disc")
+	createDatabase(t, db, "")
 	const hostile = `a"; DROP TABLE x; --`
 	conn := connectTo(t, cfg, db)
 	exec(t, conn,
@@ -190,8 +192,8 @@ func TestDiscoverSchemas(t *testing.T) {
 func catalog(t *testing.T) (string, *pgx.Conn) {
 	t.Helper()
 	cfg := serverConfig(t)
-	db := "orch_disc_" + randomSuffix(t)
-	createDatabase(t, cfg, db, "")
+	db := pgtest.Name("disc")
+	createDatabase(t, db, "")
 	conn := connectTo(t, cfg, db)
 	exec(t, conn,
 		"CREATE TABLE tenants (name text, dsn text, labels jsonb, active bool)",
@@ -409,15 +411,15 @@ discover:
 
 func TestDiscoverFindsNothing(t *testing.T) {
 	serverConfig(t)
-	pattern := "orch_disc_none_" + randomSuffix(t) + "%"
+	pattern := pgtest.Name("disc_none") + "%"
 	src := "discover:\n  - server: ${SERVER}\n    databases: " + pattern + "\n"
-	fe := discoverError(t, fleetWith(t, src, map[string]string{"SERVER": testDSN()}))
+	fe := discoverError(t, fleetWith(t, src, map[string]string{"SERVER": pgtest.DSN()}))
 	if want := "fleet.yaml: no targets: the file lists none and its discover sources found none"; fe.Error() != want {
 		t.Errorf("Error() = %q, want %q", fe.Error(), want)
 	}
 
 	// With a listed target, a source that matches nothing is fine.
-	got, err := discover(t, fleetWith(t, "targets: [{name: a, dsn: postgres://h/a}]\n"+src, map[string]string{"SERVER": testDSN()}))
+	got, err := discover(t, fleetWith(t, "targets: [{name: a, dsn: postgres://h/a}]\n"+src, map[string]string{"SERVER": pgtest.DSN()}))
 	if err != nil || !slices.Equal(names(got.Targets), []string{"a"}) {
 		t.Errorf("Discover = %v, %v; want the listed target alone", got, err)
 	}
@@ -428,10 +430,10 @@ func TestDiscoverFindsNothing(t *testing.T) {
 func TestDiscoverFleet(t *testing.T) {
 	cfg := serverConfig(t)
 	catalogDSN, _ := catalog(t)
-	prefix := "orch_disc_" + randomSuffix(t)
-	createDatabase(t, cfg, prefix+"_db", "")
+	prefix := pgtest.Name("disc")
+	createDatabase(t, prefix+"_db", "")
 	shared := prefix + "_shared"
-	createDatabase(t, cfg, shared, "")
+	createDatabase(t, shared, "")
 	exec(t, connectTo(t, cfg, shared), "CREATE SCHEMA tenant_s")
 	src := `targets:
   - name: listed
@@ -447,7 +449,7 @@ discover:
     labels: {layout: schemas}
 `
 	got, err := discover(t, fleetWith(t, src, map[string]string{
-		"CATALOG": catalogDSN, "SERVER": testDSN(), "SHARED": keywordValueDSN(cfg, shared),
+		"CATALOG": catalogDSN, "SERVER": pgtest.DSN(), "SHARED": keywordValueDSN(cfg, shared),
 	}))
 	if err != nil {
 		t.Fatalf("Discover: %v", err)

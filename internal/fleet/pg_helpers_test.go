@@ -2,28 +2,15 @@ package fleet
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
-
-// defaultTestDSN is the server the discovery tests use when ORCH_TEST_DSN
-// is unset.
-const defaultTestDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-// testDSN returns the DSN of the test server.
-func testDSN() string {
-	if dsn := os.Getenv("ORCH_TEST_DSN"); dsn != "" {
-		return dsn
-	}
-	return defaultTestDSN
-}
 
 // testContext returns a context that ends with the test, bounded so that a
 // regression fails instead of hanging.
@@ -34,35 +21,15 @@ func testContext(t testing.TB) context.Context {
 	return ctx
 }
 
-// serverConfig returns the test server's configuration. An unreachable
-// server fails the test in CI (CI=true) and skips it elsewhere.
+// serverConfig returns the shared test server's configuration (see
+// pgtest.Shared).
 func serverConfig(t testing.TB) *pgx.ConnConfig {
 	t.Helper()
-	cfg, err := pgx.ParseConfig(testDSN())
+	cfg, err := pgx.ParseConfig(pgtest.Shared(t).DSN)
 	if err != nil {
-		t.Fatal("ORCH_TEST_DSN is not a valid connection string")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (set ORCH_TEST_DSN): %v", err)
-	}
-	_ = conn.Close(ctx)
-	return cfg
-}
-
-// randomSuffix returns 12 random hex digits, for names no other test uses.
-func randomSuffix(t testing.TB) string {
-	t.Helper()
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	return hex.EncodeToString(b[:])
+	return cfg
 }
 
 // connectTo connects to database db of the test server, closing the
@@ -89,31 +56,13 @@ func exec(t testing.TB, conn *pgx.Conn, stmts ...string) {
 	}
 }
 
-// createDatabase creates database name (any characters; it is quoted) from
-// template0, so it starts empty whatever template1 holds, and drops it when
-// the test ends. options are appended to CREATE DATABASE.
-func createDatabase(t testing.TB, cfg *pgx.ConnConfig, name, options string) {
+// createDatabase creates database name (any characters; it is quoted) on
+// the shared server from template0, so it starts empty whatever template1
+// holds, and drops it when the test ends. options are appended to CREATE
+// DATABASE.
+func createDatabase(t testing.TB, name, options string) {
 	t.Helper()
-	admin := connectTo(t, cfg, cfg.Database)
-	quoted := pgx.Identifier{name}.Sanitize()
-	exec(t, admin, "CREATE DATABASE "+quoted+" TEMPLATE template0 "+options)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		admin, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			t.Errorf("drop database %q: %v", name, err)
-			return
-		}
-		defer admin.Close(ctx)
-		// A template cannot be dropped.
-		if _, err := admin.Exec(ctx, "ALTER DATABASE "+quoted+" IS_TEMPLATE false"); err != nil {
-			t.Errorf("drop database %q: %v", name, err)
-		}
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %q: %v", name, err)
-		}
-	})
+	pgtest.Shared(t).CreateDatabase(t, name, "TEMPLATE template0 "+options)
 }
 
 // keywordValueDSN returns a keyword/value DSN for database db of the test

@@ -1,17 +1,14 @@
 package ledger
 
 import (
-	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 func TestMigrateShapeProblem(t *testing.T) {
@@ -66,44 +63,11 @@ func TestManager(t *testing.T) {
 // server fails under CI=true and skips elsewhere.
 func testDB(t *testing.T) *sql.DB {
 	t.Helper()
-	dsn := os.Getenv("ORCH_TEST_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (set ORCH_TEST_DSN): %v", err)
-	}
-	defer admin.Close(context.Background())
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "orch_ledger_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop %s: %v", name, err)
-		}
-	})
-	cfg, err := pgx.ParseConfig(dsn)
+	s := pgtest.Shared(t)
+	cfg, err := pgx.ParseConfig(s.DSNFor(s.NewDatabase(t, "ledger_test")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Database = name
 	// As the runner's sessions: one round trip per statement, several
 	// statements per query.
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol

@@ -2,10 +2,11 @@ package pgsession
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 func TestSetExprs(t *testing.T) {
@@ -50,18 +51,12 @@ func TestMeterSilent(t *testing.T) {
 // startup parameter and the limits as SET, client_connection_check_interval
 // included on PostgreSQL 14 and later.
 func TestConnect(t *testing.T) {
-	dsn := os.Getenv("ORCH_TEST_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
+	dsn := pgtest.Shared(t).DSN
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, m, err := Connect(ctx, dsn, Options{AppName: "orchestrator:pgsession-test", LockTimeout: 1500 * time.Millisecond, StallTimeout: 20 * time.Second})
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skipf("no PostgreSQL reachable: %v", err)
+		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
 	var app, lt, idle, check string

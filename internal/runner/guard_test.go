@@ -2,10 +2,6 @@ package runner
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,59 +9,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
-// testServer is the PostgreSQL the runner's database tests use; a missing
-// server skips them locally and fails them under CI=true.
-func testServer(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("ORCH_TEST_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no PostgreSQL and CI=true: %v", err)
-		}
-		t.Skipf("no PostgreSQL reachable: %v", err)
-	}
-	conn.Close(ctx)
-	return dsn
-}
-
-// newTestDatabase creates a uniquely named database, dropped at cleanup,
-// and returns its DSN.
+// newTestDatabase creates a uniquely named database on the shared test
+// server, dropped at cleanup, and returns its DSN.
 func newTestDatabase(t *testing.T) string {
 	t.Helper()
-	server := testServer(t)
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	name := "orch_runner_" + hex.EncodeToString(b)
-	exec := func(q string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, server)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec("CREATE DATABASE " + name)
-	t.Cleanup(func() { exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	s := pgtest.Shared(t)
+	return s.DSNFor(s.NewDatabase(t, "runner"))
 }
 
 // handMadeSet builds a set as Load never would: a statement that ends the
