@@ -40,7 +40,7 @@ func BenchmarkAdopt(b *testing.B) {
 	}
 	dsns := map[string]string{}
 	for _, db := range tenants {
-		dsns[db], _ = benchDSN(db)
+		dsns[db] = server.DSNFor(db)
 	}
 	fleetPath := filepath.Join(b.TempDir(), "fleet.yaml")
 	if err := os.WriteFile(fleetPath, []byte(fleetYAML(dsns, tenants)), 0o600); err != nil {

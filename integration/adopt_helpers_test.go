@@ -110,7 +110,7 @@ func psqlApplyEnv(t testing.TB, dsn string, upto int, env ...string) {
 // relations with their kinds, and the rows of both version tables.
 func fingerprint(t *testing.T, db string) string {
 	t.Helper()
-	conn := connectDB(t, db)
+	conn := server.Connect(t, db)
 	var rels string
 	if err := conn.QueryRow(context.Background(), `SELECT coalesce(string_agg(c.relname || ':' || c.relkind::text, ',' ORDER BY c.relname), '')
 FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace`).Scan(&rels); err != nil {
@@ -134,11 +134,11 @@ FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace`).Scan(&rels); err
 // hasTable reports whether public has table name.
 func hasTable(t *testing.T, db, name string) bool {
 	t.Helper()
-	return queryInt(t, connectDB(t, db), `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = $1`, name) == 1
+	return queryInt(t, server.Connect(t, db), `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = $1`, name) == 1
 }
 
 // gooseVersion is the highest version goose's table records as applied.
 func gooseVersion(t *testing.T, db string) int64 {
 	t.Helper()
-	return queryInt(t, connectDB(t, db), "SELECT coalesce(max(version_id), 0) FROM "+gooseTable+" WHERE is_applied")
+	return queryInt(t, server.Connect(t, db), "SELECT coalesce(max(version_id), 0) FROM "+gooseTable+" WHERE is_applied")
 }

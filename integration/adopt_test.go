@@ -46,7 +46,7 @@ func newAdoptFleet(t *testing.T) *adoptFleet {
 // adminOn runs SQL on one test database.
 func adminOn(t *testing.T, db, sql string) {
 	t.Helper()
-	if _, err := connectDB(t, db).Exec(t.Context(), sql); err != nil {
+	if _, err := server.Connect(t, db).Exec(t.Context(), sql); err != nil {
 		t.Fatalf("%s on %s: %v", sql, db, err)
 	}
 }
@@ -300,7 +300,7 @@ func TestGolangMigrateTableIgnore(t *testing.T) {
 func TestAdoptTenantSchemas(t *testing.T) {
 	t.Parallel()
 	db := newDatabases(t, 1)[0]
-	conn := connectDB(t, db)
+	conn := server.Connect(t, db)
 	for _, s := range []string{"t_built", "t_half", "t_fresh"} {
 		if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+s); err != nil {
 			t.Fatal(err)

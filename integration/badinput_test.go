@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // countingListener accepts TCP connections on loopback and counts them: a
@@ -36,7 +38,7 @@ func countingListener(t *testing.T) (port int, accepted *atomic.Int64) {
 // TestBadInputTouchesNothing: every bad input exits 2 with an error naming
 // what and where, before a single connection is opened.
 func TestBadInputTouchesNothing(t *testing.T) {
-	needDB(t)
+	pgtest.Shared(t)
 	port, accepted := countingListener(t)
 	dsn := fmt.Sprintf("postgres://app:pw@127.0.0.1:%d/acme?sslmode=disable", port)
 	good := fmt.Sprintf("targets:\n  - name: acme\n    dsn: %s\n", dsn)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 const (
@@ -187,62 +188,18 @@ func findGoose() (path, why string) {
 	return "", "goose is neither on PATH nor in $(go env GOPATH)/bin"
 }
 
-// benchDSN is the test server's DSN with the database replaced.
-func benchDSN(db string) (string, error) {
-	u, err := url.Parse(serverDSN)
-	if err != nil {
-		return "", fmt.Errorf("ORCH_TEST_DSN must be a URL: %v", err)
-	}
-	u.Path = "/" + db
-	return u.String(), nil
-}
-
-// benchDatabases creates n empty databases with a shared unique prefix (the
-// scheme of newDatabases) over one maintenance connection, checkpoints, and
-// drops them WITH (FORCE) when the benchmark ends.
+// benchDatabases creates n empty databases (as newDatabases does),
+// checkpoints, and drops them WITH (FORCE) when the benchmark ends.
 func benchDatabases(tb testing.TB, n int) []string {
 	tb.Helper()
-	prefix := "orch_it_" + randomSuffix()
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("%s_%03d", prefix, i)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+time.Duration(n)*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, serverDSN)
-	if err != nil {
-		tb.Fatalf("connect to test server: %v", err)
-	}
-	defer conn.Close(context.Background())
-	tb.Cleanup(func() { dropBenchDatabases(tb, names) })
-	for _, name := range names {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-			tb.Fatalf("create database %s: %v", name, err)
-		}
-	}
+	names := pgtest.Shared(tb).NewDatabases(tb, "it", n)
 	// Flush what CREATE DATABASE dirtied now rather than during the timed
 	// phase. Needs superuser or pg_checkpoint; without it the figures only
 	// get a little noisier.
-	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+	if _, err := server.Connect(tb, "").Exec(context.Background(), "CHECKPOINT"); err != nil {
 		tb.Logf("CHECKPOINT (not fatal): %v", err)
 	}
 	return names
-}
-
-func dropBenchDatabases(tb testing.TB, names []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+time.Duration(len(names))*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, serverDSN)
-	if err != nil {
-		tb.Errorf("connect to test server to drop %d databases: %v", len(names), err)
-		return
-	}
-	defer conn.Close(context.Background())
-	for _, name := range names {
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-		}
-	}
 }
 
 // phaseTimeout bounds one method's run over dbs.
@@ -263,10 +220,7 @@ func forEachDB(ctx context.Context, dbs []string, fn func(ctx context.Context, d
 		wg.Go(func() {
 			for db := range work {
 				err := func() error {
-					dsn, err := benchDSN(db)
-					if err != nil {
-						return err
-					}
+					dsn := server.DSNFor(db)
 					return fn(ctx, db, dsn)
 				}()
 				if err != nil {
@@ -322,10 +276,7 @@ func floorUp(dbs []string, ups []string) error {
 func orchestratorUp(tb testing.TB, dbs []string) (Report, error) {
 	dsns := map[string]string{}
 	for _, db := range dbs {
-		dsn, err := benchDSN(db)
-		if err != nil {
-			return Report{}, err
-		}
+		dsn := server.DSNFor(db)
 		dsns[db] = dsn
 	}
 	fleetPath := filepath.Join(tb.TempDir(), "fleet.yaml")
@@ -393,7 +344,5 @@ func needBench(b *testing.B, name, command string) {
 		fmt.Println(msg)
 		b.Skip(msg)
 	}
-	if skipAll != "" {
-		b.Skip(skipAll)
-	}
+	pgtest.Shared(b)
 }

@@ -13,7 +13,7 @@ import (
 // and packages run the tool against the same server at the same time.
 func sampleConnections(t *testing.T, dbs []string) (stop func() int64) {
 	t.Helper()
-	conn := adminConn(t)
+	conn := server.Connect(t, "")
 	var peak atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -78,7 +78,7 @@ func TestConnectionsBounded(t *testing.T) {
 
 	t.Run("schemas of one database", func(t *testing.T) {
 		dbs := newDatabases(t, 1)
-		conn := connectDB(t, dbs[0])
+		conn := server.Connect(t, dbs[0])
 		for i := range 12 {
 			if _, err := conn.Exec(context.Background(), fmt.Sprintf("CREATE SCHEMA tenant_%02d", i)); err != nil {
 				t.Fatal(err)

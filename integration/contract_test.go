@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // TestBigFleetAtAGlance: status over 120 up-to-date targets is a few lines
@@ -20,7 +22,7 @@ import (
 // is listed on its own among them.
 func TestBigFleetAtAGlance(t *testing.T) {
 	dbs := newDatabases(t, 1)
-	conn := connectDB(t, dbs[0])
+	conn := server.Connect(t, dbs[0])
 	var b strings.Builder
 	for i := range 120 {
 		fmt.Fprintf(&b, "CREATE SCHEMA tenant_%03d;", i)
@@ -158,7 +160,7 @@ func TestFailureOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.User = url.User("orch_it_norole_" + randomSuffix())
+	u.User = url.User(pgtest.Name("it_norole"))
 	fleetPath := writeFile(t, "fleet.yaml", fmt.Sprintf(`defaults:
   connect_timeout: 3s
   lock_wait: 1s
@@ -273,12 +275,12 @@ func TestInterruptedRollbackOnHaltRereadsVersion(t *testing.T) {
 	})
 	// The test takes the good target's migration lock (goose's key), so the
 	// rollback waits for it, and is interrupted there.
-	holder := connectDB(t, good)
+	holder := server.Connect(t, good)
 	if _, err := holder.Exec(t.Context(), "SELECT pg_advisory_lock(4097083626)"); err != nil {
 		t.Fatal(err)
 	}
 	release()
-	admin := adminConn(t)
+	admin := server.Connect(t, "")
 	waitUntil(t, time.Minute, "the rollback to wait for the good target", p.exited, func(ctx context.Context) (bool, error) {
 		var n int
 		err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'orchestrator%'`, good).Scan(&n)
@@ -325,7 +327,7 @@ func TestInterruptedRollbackOnHaltRereadsVersion(t *testing.T) {
 // catalog, migration file names and server messages are escaped in tables.
 func TestNoControlCharactersReachTheTerminal(t *testing.T) {
 	dbs := newDatabases(t, 2)
-	catalog := connectDB(t, dbs[0])
+	catalog := server.Connect(t, dbs[0])
 	if _, err := catalog.Exec(t.Context(), `CREATE TABLE tenants (name text, dsn text, labels jsonb)`); err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +367,7 @@ func TestWordingOfOutcomes(t *testing.T) {
 	if res := runCLI(t, nil, "up", "-f", fleetPath, "-m", small, "--quiet"); res.code != 0 {
 		t.Fatalf("up: %s", res.stderr)
 	}
-	conn := connectDB(t, dbs[1])
+	conn := server.Connect(t, dbs[1])
 	if _, err := conn.Exec(t.Context(), "ALTER TABLE users ADD COLUMN nickname text"); err != nil {
 		t.Fatal(err)
 	}

@@ -7,15 +7,17 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // TestDemo is the README's quick start: it runs twice in a row (it is
 // idempotent), explains each step, and --clean removes what it made.
 func TestDemo(t *testing.T) {
-	needDB(t)
-	prefix := "orch_it_demo_" + randomSuffix() + "_"
+	pgtest.Shared(t)
+	prefix := pgtest.Name("it_demo") + "_"
 	dir := filepath.Join(t.TempDir(), "demo")
-	env := []string{"DATABASE_URL=" + serverDSN}
+	env := []string{"DATABASE_URL=" + server.DSN}
 	t.Cleanup(func() { runCLI(t, env, "demo", "--clean", "--prefix", prefix, "--dir", dir) })
 
 	for run := 1; run <= 2; run++ {
@@ -31,7 +33,7 @@ func TestDemo(t *testing.T) {
 			}
 		}
 	}
-	conn := connectDB(t, "postgres")
+	conn := server.Connect(t, "postgres")
 	if n := queryInt(t, conn, `SELECT count(*) FROM pg_database WHERE starts_with(datname, $1)`, prefix); n != 5 {
 		t.Errorf("%d demo databases, want 5", n)
 	}
@@ -57,8 +59,8 @@ func TestDemo(t *testing.T) {
 	// A database that only shares the demo's name is not the demo's: neither
 	// --clean nor a demo run drops it.
 	theirs := prefix + "acme"
-	adminExec(t, "CREATE DATABASE "+pgx.Identifier{theirs}.Sanitize())
-	t.Cleanup(func() { adminExec(t, "DROP DATABASE IF EXISTS "+pgx.Identifier{theirs}.Sanitize()+" WITH (FORCE)") })
+	server.Exec(t, "CREATE DATABASE "+pgx.Identifier{theirs}.Sanitize())
+	t.Cleanup(func() { server.Exec(t, "DROP DATABASE IF EXISTS "+pgx.Identifier{theirs}.Sanitize()+" WITH (FORCE)") })
 	if res := runCLI(t, env, "demo", "--clean", "--prefix", prefix, "--dir", dir); res.code == 0 || !strings.Contains(res.stderr, "not created by the demo") {
 		t.Errorf("demo --clean over a database it did not create: exit %d\n%s", res.code, res.stderr)
 	}

@@ -25,7 +25,7 @@ func TestDiscoverDatabases(t *testing.T) {
   - server: %s
     databases: %s_%%
     labels: {cluster: local}
-`, serverDSN, prefix))
+`, server.DSN, prefix))
 	res := runCLI(t, nil, "up", "--fleet", fleetPath, "--format", "json", "--quiet")
 	if res.code != 0 {
 		t.Fatalf("up: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
@@ -55,7 +55,7 @@ func TestDiscoverDatabases(t *testing.T) {
 // an injection attempt: it is migrated as that schema and drops nothing.
 func TestDiscoverSchemas(t *testing.T) {
 	dbs := newDatabases(t, 1)
-	conn := connectDB(t, dbs[0])
+	conn := server.Connect(t, dbs[0])
 	hostile := `t_a"; DROP TABLE x; --`
 	for _, s := range []string{"t_one", "t_two", hostile, "other"} {
 		if _, err := conn.Exec(context.Background(), "CREATE SCHEMA "+pgx.Identifier{s}.Sanitize()); err != nil {
@@ -115,7 +115,7 @@ func TestDiscoverSchemas(t *testing.T) {
 func TestDiscoverQuery(t *testing.T) {
 	dbs := newDatabases(t, 3)
 	catalog := dbs[0]
-	conn := connectDB(t, catalog)
+	conn := server.Connect(t, catalog)
 	if _, err := conn.Exec(context.Background(), `CREATE TABLE tenants (name text, dsn text, labels jsonb, active bool)`); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestDiscoverQuery(t *testing.T) {
 // processes: disjoint, covering, and the merged report is the whole run.
 func TestShardsAcrossProcesses(t *testing.T) {
 	dbs := newDatabases(t, 1)
-	conn := connectDB(t, dbs[0])
+	conn := server.Connect(t, dbs[0])
 	const tenants = 200
 	var ddl strings.Builder
 	for i := range tenants {

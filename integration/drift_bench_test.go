@@ -29,7 +29,7 @@ func BenchmarkDrift(b *testing.B) {
 	}
 	dsns := map[string]string{}
 	for _, db := range tenants {
-		dsns[db], _ = benchDSN(db)
+		dsns[db] = server.DSNFor(db)
 	}
 	fleetPath := filepath.Join(b.TempDir(), "fleet.yaml")
 	if err := os.WriteFile(fleetPath, []byte(fleetYAML(dsns, tenants)), 0o600); err != nil {
@@ -97,10 +97,7 @@ func diyDrift(ref string, tenants []string, dir string) error {
 		}
 		return path, nil
 	}
-	refDSN, err := benchDSN(ref)
-	if err != nil {
-		return err
-	}
+	refDSN := server.DSNFor(ref)
 	refPath, err := dump(ctx, ref, refDSN)
 	if err != nil {
 		return err

@@ -19,7 +19,7 @@ import (
 func TestDriftSchemasOnePass(t *testing.T) {
 	const tenants = 80
 	dbs := newDatabases(t, 1)
-	conn := connectDB(t, dbs[0])
+	conn := server.Connect(t, dbs[0])
 	ctx := context.Background()
 	var b strings.Builder
 	for i := range tenants {
@@ -126,7 +126,7 @@ func TestConnectionsBoundedSchemasOfManyDatabases(t *testing.T) {
 	var fleet strings.Builder
 	fleet.WriteString("discover:\n")
 	for d, db := range dbs {
-		conn := connectDB(t, db)
+		conn := server.Connect(t, db)
 		for i := range 6 {
 			if _, err := conn.Exec(context.Background(), fmt.Sprintf("CREATE SCHEMA tenant_%d_%02d", d, i)); err != nil {
 				t.Fatal(err)

@@ -69,7 +69,7 @@ func TestDrift(t *testing.T) {
 			"schema", "constraint usage_records.usage_records_user_id_fkey on delete cascade, expected set null", nil},
 	}
 	for i, tc := range tamper {
-		if _, err := connectDB(t, dbs[i]).Exec(context.Background(), tc.sql); err != nil {
+		if _, err := server.Connect(t, dbs[i]).Exec(context.Background(), tc.sql); err != nil {
 			t.Fatalf("tamper %s: %v", dbs[i], err)
 		}
 	}
@@ -191,7 +191,7 @@ func scratchDatabases(t *testing.T) map[string]bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, serverDSN)
+	conn, err := pgx.Connect(ctx, server.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}

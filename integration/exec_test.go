@@ -23,7 +23,7 @@ func TestExecAcrossFleet(t *testing.T) {
 	}
 	// Tenant i has i+1 users, and the last of them has no first name.
 	for i, db := range dbs {
-		conn := connectDB(t, db)
+		conn := server.Connect(t, db)
 		for j := 0; j <= i; j++ {
 			first := any(fmt.Sprintf("F%d", j))
 			if j == i {
@@ -147,7 +147,7 @@ func TestExecAcrossFleet(t *testing.T) {
 			if !relationExists(t, db, "sessions") {
 				t.Errorf("%s: sessions was dropped", db)
 			}
-			if n := queryInt(t, connectDB(t, db), "SELECT count(*) FROM users"); n != int64(i+1) {
+			if n := queryInt(t, server.Connect(t, db), "SELECT count(*) FROM users"); n != int64(i+1) {
 				t.Errorf("%s: %d users left, want %d", db, n, i+1)
 			}
 		}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // pauseKey is the advisory lock key a migration waits on to pause: the test
@@ -215,19 +217,6 @@ func waitUntil(t *testing.T, bound time.Duration, what string, abort func() bool
 	}
 }
 
-// adminConn is a maintenance connection for the test, closed at cleanup.
-func adminConn(t *testing.T) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, serverDSN)
-	if err != nil {
-		t.Fatalf("connect to test server: %v", err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
 // waitingBackend is one of the tool's sessions waiting on a lock.
 type waitingBackend struct {
 	pid        int32
@@ -257,7 +246,7 @@ func toolWaiters(ctx context.Context, conn *pgx.Conn, dbs []string) ([]waitingBa
 // on a lock, and returns them.
 func waitForWaiters(t *testing.T, p *proc, dbs []string, n int, bound time.Duration) []waitingBackend {
 	t.Helper()
-	conn := adminConn(t)
+	conn := server.Connect(t, "")
 	var got []waitingBackend
 	waitUntil(t, bound, fmt.Sprintf("%d orchestrator backend(s) waiting on a lock", n), p.exited, func(ctx context.Context) (bool, error) {
 		ws, err := toolWaiters(ctx, conn, dbs)
@@ -271,7 +260,7 @@ func waitForWaiters(t *testing.T, p *proc, dbs []string, n int, bound time.Durat
 // returned release lets go of it (idempotent); cleanup releases it too.
 func holdAdvisory(t *testing.T, db string) (release func()) {
 	t.Helper()
-	conn := connectDB(t, db)
+	conn := server.Connect(t, db)
 	if _, err := conn.Exec(t.Context(), "SELECT pg_advisory_lock($1)", int64(pauseKey)); err != nil {
 		t.Fatalf("hold pause key in %s: %v", db, err)
 	}
@@ -304,7 +293,7 @@ func dbVersion(t *testing.T, db string) (version int64, exists bool) {
 // appliedVersions lists the applied versions above 0, ascending.
 func appliedVersions(t *testing.T, db string) (versions []int64, exists bool) {
 	t.Helper()
-	conn := connectDB(t, db)
+	conn := server.Connect(t, db)
 	ctx := t.Context()
 	if err := conn.QueryRow(ctx, `SELECT to_regclass('public.goose_db_version') IS NOT NULL`).Scan(&exists); err != nil {
 		t.Fatal(err)
@@ -328,7 +317,7 @@ func appliedVersions(t *testing.T, db string) (versions []int64, exists bool) {
 // duplicateVersions lists versions with more than one row in goose_db_version.
 func duplicateVersions(t *testing.T, db string) []int64 {
 	t.Helper()
-	rows, err := connectDB(t, db).Query(t.Context(),
+	rows, err := server.Connect(t, db).Query(t.Context(),
 		`SELECT version_id FROM goose_db_version GROUP BY 1 HAVING count(*) > 1 ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +334,7 @@ func duplicateVersions(t *testing.T, db string) []int64 {
 func relationExists(t *testing.T, db, name string) bool {
 	t.Helper()
 	var ok bool
-	if err := connectDB(t, db).QueryRow(t.Context(), `SELECT to_regclass($1) IS NOT NULL`, "public."+name).Scan(&ok); err != nil {
+	if err := server.Connect(t, db).QueryRow(t.Context(), `SELECT to_regclass($1) IS NOT NULL`, "public."+name).Scan(&ok); err != nil {
 		t.Fatal(err)
 	}
 	return ok
@@ -354,7 +343,7 @@ func relationExists(t *testing.T, db, name string) bool {
 // columnExists reports whether public.table has column.
 func columnExists(t *testing.T, db, table, column string) bool {
 	t.Helper()
-	return queryInt(t, connectDB(t, db), `SELECT count(*) FROM information_schema.columns
+	return queryInt(t, server.Connect(t, db), `SELECT count(*) FROM information_schema.columns
 		WHERE table_schema = 'public' AND table_name = $1 AND column_name = $2`, table, column) == 1
 }
 
@@ -364,7 +353,13 @@ func columnExists(t *testing.T, db, table, column string) bool {
 // own advisory locks.
 func assertNoLeftovers(t *testing.T, dbs []string) {
 	t.Helper()
-	conn := adminConn(t)
+	assertNoLeftoversOn(t, server, dbs)
+}
+
+// assertNoLeftoversOn is assertNoLeftovers for databases on srv.
+func assertNoLeftoversOn(t *testing.T, srv *pgtest.Server, dbs []string) {
+	t.Helper()
+	conn := srv.Connect(t, "")
 	var backends, locks int64
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -387,68 +382,12 @@ func assertNoLeftovers(t *testing.T, dbs []string) {
 	}
 }
 
-// newDatabasesConcurrently is newDatabases for many databases: four
-// workers create (and at cleanup drop) them.
-func newDatabasesConcurrently(t *testing.T, n int) []string {
-	t.Helper()
-	needDB(t)
-	prefix := "orch_it_" + randomSuffix()
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("%s_%03d", prefix, i)
-	}
-	forEach := func(stmt string) error {
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var errs []error
-		work := make(chan string)
-		for range 4 {
-			wg.Go(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				defer cancel()
-				conn, err := pgx.Connect(ctx, serverDSN)
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					for range work {
-					}
-					return
-				}
-				defer conn.Close(context.Background())
-				for name := range work {
-					if _, err := conn.Exec(ctx, fmt.Sprintf(stmt, pgx.Identifier{name}.Sanitize())); err != nil {
-						mu.Lock()
-						errs = append(errs, fmt.Errorf("%s: %w", name, err))
-						mu.Unlock()
-					}
-				}
-			})
-		}
-		for _, name := range names {
-			work <- name
-		}
-		close(work)
-		wg.Wait()
-		return errors.Join(errs...)
-	}
-	t.Cleanup(func() {
-		if err := forEach("DROP DATABASE IF EXISTS %s WITH (FORCE)"); err != nil {
-			t.Errorf("drop databases: %v", err)
-		}
-	})
-	if err := forEach("CREATE DATABASE %s"); err != nil {
-		t.Fatalf("create databases: %v", err)
-	}
-	return names
-}
-
 // schemaSnapshot lists a database's tables, columns, indexes and
 // constraints in public, one line each, sorted: two snapshots are equal
 // exactly when the schemas are.
 func schemaSnapshot(t *testing.T, db string) []string {
 	t.Helper()
-	rows, err := connectDB(t, db).Query(t.Context(), `
+	rows, err := server.Connect(t, db).Query(t.Context(), `
 		SELECT format('column %s.%s %s null=%s default=%s', c.relname, a.attname,
 		              format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
 		              coalesce(pg_get_expr(d.adbin, d.adrelid), '-'))

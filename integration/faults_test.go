@@ -81,6 +81,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // Small migration sets for the fault tests.
@@ -103,7 +105,7 @@ func TestFaultTerminateBackend(t *testing.T) {
 
 	p := startCLI(t, nil, "up", "--fleet", fleetFile(t, dbs), "--migrations", dir, "--format", "json", "--lock-timeout", "2m")
 	ws := waitForWaiters(t, p, []string{victim}, 1, time.Minute)
-	adminExec(t, "SELECT pg_terminate_backend($1)", ws[0].pid)
+	server.Exec(t, "SELECT pg_terminate_backend($1)", ws[0].pid)
 	release()
 	res := p.wait(t, 2*time.Minute)
 
@@ -206,7 +208,7 @@ func TestFaultLockTimeoutRetries(t *testing.T) {
 			p := startCLI(t, nil, args...)
 			if tc.releaseOnRetry {
 				first := waitForWaiters(t, p, []string{blocked}, 1, time.Minute)[0]
-				conn := adminConn(t)
+				conn := server.Connect(t, "")
 				waitUntil(t, time.Minute, "the blocked session waiting a second time", p.exited, func(ctx context.Context) (bool, error) {
 					ws, err := toolWaiters(ctx, conn, []string{blocked})
 					for _, w := range ws {
@@ -531,7 +533,7 @@ func TestFaultSIGINT(t *testing.T) {
 	signalled := time.Now()
 	// The cancel must reach the server: the waits end while the test
 	// still holds the key.
-	conn := adminConn(t)
+	conn := server.Connect(t, "")
 	waitUntil(t, 15*time.Second, "the in-flight statements to be cancelled on the server", nil, func(ctx context.Context) (bool, error) {
 		ws, err := toolWaiters(ctx, conn, dbs)
 		return err == nil && len(ws) == 0, err
@@ -600,7 +602,7 @@ func TestFaultUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.User = url.User("orch_it_norole_" + randomSuffix())
+	u.User = url.User(pgtest.Name("it_norole"))
 	fleet := fmt.Sprintf(`defaults:
   connect_timeout: 3s
 targets:
@@ -616,7 +618,7 @@ targets:
     dsn: %s
 `, dsnFor(t, dbs[0], ""), u.String(), closedPort(t), dsnFor(t, gone, ""), dsnFor(t, dbs[3], ""))
 	fleetPath := writeFile(t, "fleet.yaml", fleet)
-	adminExec(t, "DROP DATABASE "+pgx.Identifier{gone}.Sanitize())
+	server.Exec(t, "DROP DATABASE "+pgx.Identifier{gone}.Sanitize())
 
 	t0 := time.Now()
 	res := runCLI(t, nil, "up", "--fleet", fleetPath, "--format", "json")
@@ -709,7 +711,7 @@ func TestFaultCanaryWave(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dbs := newDatabases(t, tc.n)
 			for i := range tc.bad {
-				if _, err := connectDB(t, dbs[i]).Exec(t.Context(), `CREATE VIEW sessions AS SELECT 1 AS id`); err != nil {
+				if _, err := server.Connect(t, dbs[i]).Exec(t.Context(), `CREATE VIEW sessions AS SELECT 1 AS id`); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -771,15 +773,21 @@ func TestFaultCanaryWave(t *testing.T) {
 // TestFaultManyTargetsFewConnections: 200 targets, 50 at a time, on a server
 // where the test already holds most spare connections: the run stays within
 // what is left (or waits and retries on 53300) and applies every target.
+// The server is a private cluster, so exhausting it starves no other test.
 func TestFaultManyTargetsFewConnections(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200 databases: skipped with -short")
 	}
-	needDB(t)
-	admin := adminConn(t)
+	srv := pgtest.Start(t, 60)
+	admin := srv.Connect(t, "")
 	maxConns := queryInt(t, admin, `SELECT current_setting('max_connections')::int`)
-	hold := max(int(maxConns)-70, 0)
-	dbs := newDatabasesConcurrently(t, 200)
+	// Fewer connections are left than the run's parallelism.
+	hold := max(int(maxConns)-30, 0)
+	dbs := srv.NewDatabases(t, "it", 200)
+	dsns := make(map[string]string, len(dbs))
+	for _, db := range dbs {
+		dsns[db] = srv.DSNFor(db)
+	}
 
 	held := make([]*pgx.Conn, 0, hold)
 	t.Cleanup(func() {
@@ -789,7 +797,7 @@ func TestFaultManyTargetsFewConnections(t *testing.T) {
 	})
 	for range hold {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c, err := pgx.Connect(ctx, serverDSN)
+		c, err := pgx.Connect(ctx, srv.DSN)
 		cancel()
 		if err != nil {
 			t.Fatalf("hold connection %d of %d: %v", len(held)+1, hold, err)
@@ -798,7 +806,7 @@ func TestFaultManyTargetsFewConnections(t *testing.T) {
 	}
 	t.Logf("max_connections %d, holding %d idle connections", maxConns, hold)
 
-	p := startCLI(t, nil, "up", "--fleet", fleetFile(t, dbs), "--parallel", "50", "--format", "json", "--quiet")
+	p := startCLI(t, nil, "up", "--fleet", writeFile(t, "fleet.yaml", fleetYAML(dsns, dbs)), "--parallel", "50", "--format", "json", "--quiet")
 	res := p.wait(t, 5*time.Minute)
 	if res.code != 0 {
 		t.Fatalf("exit %d, want 0\nstderr:\n%s", res.code, res.stderr)
@@ -827,7 +835,7 @@ func TestFaultManyTargetsFewConnections(t *testing.T) {
 			for db := range work {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				var v int64
-				conn, err := pgx.Connect(ctx, dsnFor(t, db, ""))
+				conn, err := pgx.Connect(ctx, dsns[db])
 				if err == nil {
 					err = conn.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
 					conn.Close(ctx)
@@ -849,7 +857,7 @@ func TestFaultManyTargetsFewConnections(t *testing.T) {
 	if len(wrong) != 0 {
 		t.Errorf("%d targets not at version 4: %v", len(wrong), wrong)
 	}
-	assertNoLeftovers(t, dbs)
+	assertNoLeftoversOn(t, srv, dbs)
 }
 
 // TestFaultDownThenUp: down --to V reverts with the down sections; up again
@@ -923,7 +931,7 @@ func TestFaultDownThenUp(t *testing.T) {
 // TestFaultDownUsage: down needs a valid --to; a bad one is a usage error
 // before any connection.
 func TestFaultDownUsage(t *testing.T) {
-	needDB(t)
+	pgtest.Shared(t)
 	port, accepted := countingListener(t)
 	fleet := writeFile(t, "fleet.yaml", fmt.Sprintf("targets:\n  - name: acme\n    dsn: postgres://app:pw@127.0.0.1:%d/acme?sslmode=disable\n", port))
 	cases := []struct {

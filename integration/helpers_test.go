@@ -6,8 +6,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,12 +18,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 var (
-	binary    string // the orchestrator binary under test
-	serverDSN string // a maintenance connection to the test server
-	skipAll   string // why the suite skips (never in CI)
+	binary string // the orchestrator binary under test
+	// server is the shared test server; tests that use it call
+	// pgtest.Shared first, which skips them without one (fails under CI=true).
+	server = &pgtest.Server{DSN: pgtest.DSN()}
 )
 
 func TestMain(m *testing.M) {
@@ -33,22 +34,6 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	serverDSN = os.Getenv("ORCH_TEST_DSN")
-	if serverDSN == "" {
-		serverDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, serverDSN)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintf(os.Stderr, "integration: no PostgreSQL at ORCH_TEST_DSN / 127.0.0.1:5432 and CI=true: %v\n", err)
-			return 1
-		}
-		skipAll = fmt.Sprintf("no PostgreSQL reachable (%v); set ORCH_TEST_DSN", err)
-	} else {
-		conn.Close(ctx)
-	}
 	dir, err := os.MkdirTemp("", "orchestrator-it-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -68,80 +53,26 @@ func testMain(m *testing.M) int {
 	return m.Run()
 }
 
-// needDB skips (locally) or fails (CI) when there is no server.
-func needDB(t *testing.T) {
-	t.Helper()
-	if skipAll != "" {
-		t.Skip(skipAll)
-	}
-}
-
-func randomSuffix() string {
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// adminExec runs SQL on the maintenance connection.
-func adminExec(t *testing.T, sql string, args ...any) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, serverDSN)
-	if err != nil {
-		t.Fatalf("connect to test server: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-// dsnFor returns the test server's DSN with the database (and, when
-// password is non-empty, the password) replaced.
+// dsnFor returns the test server's DSN for db with, when password is
+// non-empty, the password replaced.
 func dsnFor(t *testing.T, db, password string) string {
 	t.Helper()
-	u, err := url.Parse(serverDSN)
+	if password == "" {
+		return server.DSNFor(db)
+	}
+	u, err := url.Parse(server.DSNFor(db))
 	if err != nil {
-		t.Fatalf("ORCH_TEST_DSN must be a URL: %v", err)
+		t.Fatal(err)
 	}
-	u.Path = "/" + db
-	if password != "" {
-		u.User = url.UserPassword(u.User.Username(), password)
-	}
+	u.User = url.UserPassword(u.User.Username(), password)
 	return u.String()
 }
 
-// newDatabases creates n empty databases with a shared unique prefix and
-// drops them when the test ends. It returns their names.
+// newDatabases creates n empty databases on the shared server, named with
+// a shared unique prefix and _00, _01, ..., dropped when the test ends.
 func newDatabases(t *testing.T, n int) []string {
 	t.Helper()
-	needDB(t)
-	prefix := "orch_it_" + randomSuffix()
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("%s_%02d", prefix, i)
-		adminExec(t, "CREATE DATABASE "+pgx.Identifier{names[i]}.Sanitize())
-	}
-	t.Cleanup(func() {
-		for _, name := range names {
-			adminExec(t, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		}
-	})
-	return names
-}
-
-// connectDB opens a connection to one test database, closed at cleanup.
-func connectDB(t *testing.T, db string) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsnFor(t, db, ""))
-	if err != nil {
-		t.Fatalf("connect to %s: %v", db, err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
+	return pgtest.Shared(t).NewDatabases(t, "it", n)
 }
 
 func queryInt(t *testing.T, conn *pgx.Conn, sql string, args ...any) int64 {
@@ -156,7 +87,7 @@ func queryInt(t *testing.T, conn *pgx.Conn, sql string, args ...any) int64 {
 // tables lists the tables of the public schema, sorted.
 func tables(t *testing.T, db string) []string {
 	t.Helper()
-	conn := connectDB(t, db)
+	conn := server.Connect(t, db)
 	rows, err := conn.Query(context.Background(),
 		`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)
 	if err != nil {
@@ -172,7 +103,7 @@ func tables(t *testing.T, db string) []string {
 // relationCount counts every relation (tables, indexes, sequences) in public.
 func relationCount(t *testing.T, db string) int64 {
 	t.Helper()
-	return queryInt(t, connectDB(t, db), `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'`)
+	return queryInt(t, server.Connect(t, db), `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'`)
 }
 
 // result is one run of the binary.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // stallProxy is a TCP proxy between the tool and the test server that can
@@ -39,7 +41,7 @@ type proxyPair struct {
 // server; it is closed at cleanup.
 func startStallProxy(t *testing.T) *stallProxy {
 	t.Helper()
-	u, err := url.Parse(serverDSN)
+	u, err := url.Parse(server.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +159,7 @@ type pgbouncer struct {
 // only) when the binary is absent; under CI=true a missing pgbouncer fails.
 func startPgBouncer(t *testing.T) *pgbouncer {
 	t.Helper()
-	needDB(t)
+	pgtest.Shared(t)
 	bin, err := exec.LookPath("pgbouncer")
 	if err != nil {
 		for _, p := range []string{"/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"} {
@@ -173,7 +175,7 @@ func startPgBouncer(t *testing.T) *pgbouncer {
 		}
 		t.Skip("pgbouncer is not installed (apt-get install pgbouncer); skipping the PgBouncer tests")
 	}
-	u, err := url.Parse(serverDSN)
+	u, err := url.Parse(server.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +184,7 @@ func startPgBouncer(t *testing.T) *pgbouncer {
 		serverPort = "5432"
 	}
 	user := u.User.Username()
-	port := freePort(t)
+	port := pgtest.FreePort(t)
 	dir, err := os.MkdirTemp("", "orch-pgbouncer-")
 	if err != nil {
 		t.Fatal(err)
@@ -273,15 +275,4 @@ func (b *pgbouncer) dsn(t *testing.T, db string) string {
 	}
 	u.Host = net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port))
 	return u.String()
-}
-
-// freePort returns a loopback TCP port nobody listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -55,7 +55,7 @@ func schemaDump(t *testing.T, db string) string {
 			lines = append(lines, l)
 		}
 	}
-	conn := connectDB(t, db)
+	conn := server.Connect(t, db)
 	rows := queryInt(t, conn, `SELECT count(*) FROM goose_db_version`)
 	sums := queryInt(t, conn, `SELECT count(*) FROM orchestrator_migrations`)
 	return strings.Join(lines, "\n") + "\n-- version rows: " + strconv.FormatInt(rows, 10) + ", checksum rows: " + strconv.FormatInt(sums, 10)
@@ -75,7 +75,7 @@ func TestPlanVerify(t *testing.T) {
 	}
 	// Duplicate display names on one tenant: a unique index over them fails.
 	bad := dbs[2]
-	if _, err := connectDB(t, bad).Exec(context.Background(), `INSERT INTO users (email, username, password_hash, display_name)
+	if _, err := server.Connect(t, bad).Exec(context.Background(), `INSERT INTO users (email, username, password_hash, display_name)
 		VALUES ('a@x.test', 'a', 'h', 'Same Name'), ('b@x.test', 'b', 'h', 'Same Name')`); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestPlanVerify(t *testing.T) {
 			t.Errorf("%s changed by plan --verify", db)
 		}
 	}
-	conn := connectDB(t, dbs[0])
+	conn := server.Connect(t, dbs[0])
 	// Only this test's databases: other tests share the server.
 	if n := queryInt(t, conn, `SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
 		WHERE l.locktype = 'advisory' AND d.datname = ANY($1)`, dbs); n != 0 {

@@ -110,7 +110,7 @@ func TestPromiseWrappedFiles(t *testing.T) {
 func TestPromiseTenantIsolation(t *testing.T) {
 	dbs := newDatabases(t, 1)
 	db := dbs[0]
-	conn := connectDB(t, db)
+	conn := server.Connect(t, db)
 	for _, q := range []string{
 		"CREATE SCHEMA tenant_a", "CREATE SCHEMA tenant_b", "CREATE SCHEMA tenant_c",
 		"CREATE TABLE public.legacy_audit (id int)",
@@ -207,7 +207,7 @@ func TestPromisePgBouncer(t *testing.T) {
 	m4 := gooseMigration{file: "004_index.sql", up: "CREATE INDEX CONCURRENTLY idx_users_n ON users (n);", down: "DROP INDEX CONCURRENTLY IF EXISTS idx_users_n;", noTx: true}
 	noLocksLeft := func(t *testing.T) {
 		t.Helper()
-		conn := adminConn(t)
+		conn := server.Connect(t, "")
 		var n int64
 		if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
 			WHERE l.locktype = 'advisory' AND d.datname = ANY($1)`, dbs).Scan(&n); err != nil {
@@ -239,7 +239,7 @@ func TestPromisePgBouncer(t *testing.T) {
 			}
 		}
 		for _, db := range dbs {
-			conn := connectDB(t, db)
+			conn := server.Connect(t, db)
 			if n := queryInt(t, conn, "SELECT count(*) FROM applied_log WHERE v = 2"); n != 1 {
 				t.Errorf("%s: the data migration ran %d times", db, n)
 			}
@@ -327,7 +327,7 @@ func TestPromiseInvalidIndex(t *testing.T) {
 	if res.code != 1 {
 		t.Fatalf("first up: exit %d, want 1 (duplicate codes)\n%s", res.code, res.stdout)
 	}
-	conn := connectDB(t, db)
+	conn := server.Connect(t, db)
 	if _, err := conn.Exec(context.Background(), "DELETE FROM items WHERE id = 2"); err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func TestPromiseStall(t *testing.T) {
 		return dbs[0], fleetPath, proxy
 	}
 	usersLocks := func(t *testing.T, db string) int64 {
-		conn := connectDB(t, db)
+		conn := server.Connect(t, db)
 		return queryInt(t, conn, `SELECT count(*) FROM pg_locks WHERE relation = 'users'::regclass AND pid <> pg_backend_pid()`)
 	}
 
@@ -467,7 +467,7 @@ func TestPromiseKilledClient(t *testing.T) {
 	fleetPath := fleetFile(t, dbs)
 	m := gooseMigration{file: "001_long.sql", up: "CREATE TABLE users (id int PRIMARY KEY);\nSELECT pg_sleep(120);", down: "DROP TABLE users;"}
 	p := startCLI(t, nil, "up", "--fleet", fleetPath, "--migrations", migrationDir(t, m), "--quiet")
-	conn := adminConn(t)
+	conn := server.Connect(t, "")
 	backends := func(ctx context.Context) (int64, error) {
 		var n int64
 		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'orchestrator:%'

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // example is one command of the README, as written, and the code block it
@@ -148,7 +150,7 @@ var produces = map[string][]string{
 // databases of its own. The crontab line's absolute paths are taken under
 // the test's directory. Every command must exit 0.
 func TestREADMECommands(t *testing.T) {
-	needDB(t)
+	pgtest.Shared(t)
 	for _, tool := range []string{"jq", "go", "sh"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") == "true" {
@@ -157,7 +159,7 @@ func TestREADMECommands(t *testing.T) {
 			t.Skipf("no %s: the README's examples need it", tool)
 		}
 	}
-	u, err := url.Parse(serverDSN)
+	u, err := url.Parse(server.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +182,7 @@ func TestREADMECommands(t *testing.T) {
 	bin := filepath.Join(w, "bin")
 	copyTree(t, binary, filepath.Join(bin, "orchestrator"))
 
-	prefix := "orch_it_rd" + randomSuffix() + "_"
+	prefix := pgtest.Name("it_rd") + "_"
 	example, err := os.ReadFile("../fleet.example.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +223,7 @@ func TestREADMECommands(t *testing.T) {
 		c.Env = env
 		c.Run()
 		for _, tenant := range []string{"acme", "globex", "initech", "umbrella", "hooli"} {
-			adminExec(t, `DROP DATABASE IF EXISTS "`+prefix+tenant+`" WITH (FORCE)`)
+			server.Exec(t, `DROP DATABASE IF EXISTS "`+prefix+tenant+`" WITH (FORCE)`)
 		}
 	})
 

@@ -138,7 +138,7 @@ func lockOn(locks []LockResult, relation, mode string) *LockResult {
 func dataDigest(t *testing.T, db string) string {
 	t.Helper()
 	var s string
-	err := connectDB(t, db).QueryRow(t.Context(), `SELECT md5(coalesce((SELECT string_agg(u::text, ',' ORDER BY id) FROM users u), '') ||
+	err := server.Connect(t, db).QueryRow(t.Context(), `SELECT md5(coalesce((SELECT string_agg(u::text, ',' ORDER BY id) FROM users u), '') ||
 		coalesce((SELECT string_agg(r::text, ',' ORDER BY id) FROM usage_records r), ''))`).Scan(&s)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 const (
@@ -79,7 +81,7 @@ func BenchmarkScale(b *testing.B) {
 	}
 	b.StopTimer()
 
-	s := &scaleRun{b: b, prefix: "orch_it_" + randomSuffix(), goose: goosePath, gooseDir: gooseDir, ups: ups, large: n}
+	s := &scaleRun{b: b, prefix: pgtest.Name("it"), goose: goosePath, gooseDir: gooseDir, ups: ups, large: n}
 
 	// Warm-up, untimed: the floor, the binary and goose on a few databases.
 	warm := s.databases("w", 3*benchWarmup)
@@ -233,10 +235,7 @@ func (s *scaleRun) schemasOfOneDatabase(f *scaleFigures) {
 	}
 	scaleCheckpoint(b)
 
-	sharedDSN, err := benchDSN(shared)
-	if err != nil {
-		b.Fatal(err)
-	}
+	sharedDSN := server.DSNFor(shared)
 	sharedFleet := s.writeFleet(fmt.Sprintf("defaults:\n  parallelism: %d\ndiscover:\n  - server: %s\n    schemas: tenant\\_%%\n",
 		benchParallel, sharedDSN))
 	perFleet := s.writeFleet(scaleSchemaFleet(b, per, schemas))
@@ -385,7 +384,7 @@ const scaleAppName = "orch-scale-bench"
 
 // scaleAdminConn opens a maintenance session marked as the benchmark's.
 func scaleAdminConn(ctx context.Context) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(serverDSN)
+	cfg, err := pgx.ParseConfig(server.DSN)
 	if err != nil {
 		return nil, err
 	}
@@ -532,10 +531,7 @@ func scaleDatabaseFleet(tb testing.TB, dbs []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "defaults:\n  parallelism: %d\ntargets:\n", benchParallel)
 	for _, db := range dbs {
-		dsn, err := benchDSN(db)
-		if err != nil {
-			tb.Fatal(err)
-		}
+		dsn := server.DSNFor(db)
 		fmt.Fprintf(&b, "  - name: %s\n    dsn: %s\n", db, dsn)
 	}
 	return b.String()
@@ -548,10 +544,7 @@ func scaleDatabaseFleet(tb testing.TB, dbs []string) string {
 // their `up` runs one at a time; lock_wait is raised so that waiting for
 // each other is never reported `locked`.
 func scaleSchemaFleet(tb testing.TB, db string, schemas []string) string {
-	dsn, err := benchDSN(db)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	dsn := server.DSNFor(db)
 	u, err := url.Parse(dsn)
 	if err != nil {
 		tb.Fatal(err)
@@ -720,10 +713,7 @@ FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') GROU
 
 func scaleOnDB(tb testing.TB, db string, fn func(context.Context, *pgx.Conn) error) {
 	tb.Helper()
-	dsn, err := benchDSN(db)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	dsn := server.DSNFor(db)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 const tenantsCommand = `ORCH_IT_NORACE=1 go test -run '^$' -bench 'BenchmarkDriftSchemas|BenchmarkTenants' -benchtime 1x -timeout 90m ./integration`
@@ -83,10 +85,7 @@ INSERT INTO orchestrator_migrations VALUES (1, 'a', 'x', 'y'), (2, 'b', 'x', 'y'
 func floorSchemas(db string, schemas []string, fn func(context.Context, *pgx.Conn, string) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), phaseTimeout(schemas))
 	defer cancel()
-	dsn, err := benchDSN(db)
-	if err != nil {
-		return err
-	}
+	dsn := server.DSNFor(db)
 	work := make(chan string)
 	var (
 		mu    sync.Mutex
@@ -137,10 +136,7 @@ func cmpOr(a, b error) error {
 
 // pgDumpDatabase dumps db's schema once, as a shell script would.
 func pgDumpDatabase(db, path string) error {
-	dsn, err := benchDSN(db)
-	if err != nil {
-		return err
-	}
+	dsn := server.DSNFor(db)
 	out, err := exec.Command("pg_dump", "--schema-only", "--no-owner", "--restrict-key=bench", "-f", path, dsn).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pg_dump %s: %v: %s", db, err, out)
@@ -161,10 +157,7 @@ func schemaFleet(tb testing.TB, dbs ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "defaults:\n  parallelism: %d\ndiscover:\n", benchParallel)
 	for _, db := range dbs {
-		dsn, err := benchDSN(db)
-		if err != nil {
-			tb.Fatal(err)
-		}
+		dsn := server.DSNFor(db)
 		fmt.Fprintf(&b, "  - server: %s\n    schemas: tenant\\_%%\n", dsn)
 	}
 	return b.String()
@@ -179,7 +172,7 @@ func BenchmarkDriftSchemas(b *testing.B) {
 	needBench(b, "BenchmarkDriftSchemas", tenantsCommand)
 	n := envInt(b, "ORCH_SCHEMA_TENANTS", 500, 1)
 	ups := seedUpFiles(b)
-	s := &scaleRun{b: b, prefix: "orch_it_" + randomSuffix(), large: n}
+	s := &scaleRun{b: b, prefix: pgtest.Name("it"), large: n}
 	schemas := tenantSchemas("tenant", n)
 	var up, upFloor, drift, driftFloor, dump time.Duration
 	dir := b.TempDir()
@@ -220,7 +213,7 @@ func BenchmarkTenants(b *testing.B) {
 	large := envInt(b, "ORCH_TENANTS", 10000, 1)
 	small := envInt(b, "ORCH_TENANTS_SMALL", 1000, 0)
 	ndbs := envInt(b, "ORCH_TENANT_DBS", 2000, 0)
-	s := &scaleRun{b: b, prefix: "orch_it_" + randomSuffix(), large: large}
+	s := &scaleRun{b: b, prefix: pgtest.Name("it"), large: large}
 	b.StopTimer()
 	type row struct {
 		what string

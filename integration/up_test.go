@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 var seedTables = []string{"api_keys", "goose_db_version", "orchestrator_migrations", "sessions", "usage_records", "users"}
@@ -44,7 +46,7 @@ func TestUpFleet(t *testing.T) {
 		if got := tables(t, db); strings.Join(got, ",") != strings.Join(seedTables, ",") {
 			t.Errorf("%s: tables %v, want %v", db, got, seedTables)
 		}
-		conn := connectDB(t, db)
+		conn := server.Connect(t, db)
 		if n := queryInt(t, conn, `SELECT count(*) FROM goose_db_version WHERE is_applied`); n != 5 {
 			t.Errorf("%s: %d version rows, want 5 (0 through 4)", db, n)
 		}
@@ -90,7 +92,7 @@ func TestUpRollsBackFailingTarget(t *testing.T) {
 	// A relation of the name migration 003 creates already exists there: a
 	// view, so the target still counts as never migrated (tables without a
 	// version table would make it unadopted).
-	conn := connectDB(t, bad)
+	conn := server.Connect(t, bad)
 	if _, err := conn.Exec(t.Context(), `CREATE VIEW sessions AS SELECT 1 AS id`); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +209,7 @@ targets:
     dsn: %s
   - name: good-b
     dsn: %s
-`, dsnFor(t, dbs[0], password), closed, dsnFor(t, "orch_it_missing_"+randomSuffix(), password), dsnFor(t, dbs[1], password))
+`, dsnFor(t, dbs[0], password), closed, dsnFor(t, pgtest.Name("it_missing"), password), dsnFor(t, dbs[1], password))
 	fleet = strings.ReplaceAll(fleet, password, "${TENANT_PASSWORD}")
 	fleetPath := writeFile(t, "fleet.yaml", fleet)
 	reportPath := filepath.Join(t.TempDir(), "report.json")

@@ -33,7 +33,7 @@ func TestWaveOrderSize(t *testing.T) {
 		megabytes := []int{3, 0, 6, 1} // fleet order is not size order
 		for i, db := range dbs {
 			if megabytes[i] > 0 {
-				fill(t, connectDB(t, db), "ballast", megabytes[i])
+				fill(t, server.Connect(t, db), "ballast", megabytes[i])
 			}
 		}
 		var b strings.Builder
@@ -52,7 +52,7 @@ func TestWaveOrderSize(t *testing.T) {
 
 	t.Run("schemas", func(t *testing.T) {
 		dbs := newDatabases(t, 1)
-		conn := connectDB(t, dbs[0])
+		conn := server.Connect(t, dbs[0])
 		megabytes := map[string]int{"t_big": 4, "t_small": 0, "t_mid": 2}
 		for _, s := range []string{"t_big", "t_small", "t_mid"} {
 			if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+s); err != nil {

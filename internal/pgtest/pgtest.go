@@ -161,7 +161,7 @@ func (s *Server) exec(sql string, args ...any) error {
 // test ends, a template included.
 func (s *Server) CreateDatabase(t testing.TB, name, options string) {
 	t.Helper()
-	s.createAll(t, []string{name}, options)
+	s.CreateDatabases(t, []string{name}, options)
 }
 
 // NewDatabase creates an empty database named Name(tag), dropped when the
@@ -185,12 +185,13 @@ func (s *Server) NewDatabases(t testing.TB, tag string, n int) []string {
 	for i := range names {
 		names[i] = fmt.Sprintf("%s_%0*d", base, width, i)
 	}
-	s.createAll(t, names, "")
+	s.CreateDatabases(t, names, "")
 	return names
 }
 
-// createAll creates names (dropped at cleanup) over up to four connections.
-func (s *Server) createAll(t testing.TB, names []string, options string) {
+// CreateDatabases is CreateDatabase for each of names, over up to four
+// connections.
+func (s *Server) CreateDatabases(t testing.TB, names []string, options string) {
 	t.Helper()
 	t.Cleanup(func() {
 		if err := s.forEach(names, func(ctx context.Context, c *pgx.Conn, q string) error {
