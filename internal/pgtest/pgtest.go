@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -39,12 +40,21 @@ func DSN() string {
 // Prefix starts the name of every database and role the tests create:
 // ORCH_TEST_PREFIX, or DefaultPrefix. People sharing a server with
 // different prefixes never touch each other's databases.
+//
+// The prefix is lower-case letters, digits and "_", so that the names need
+// no quoting; another prefix panics.
 func Prefix() string {
-	if p := os.Getenv("ORCH_TEST_PREFIX"); p != "" {
-		return p
+	p := os.Getenv("ORCH_TEST_PREFIX")
+	if p == "" {
+		return DefaultPrefix
 	}
-	return DefaultPrefix
+	if !validPrefix.MatchString(p) {
+		panic("pgtest: ORCH_TEST_PREFIX must be lower-case letters, digits and _, starting with a letter or _")
+	}
+	return p
 }
+
+var validPrefix = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
 // Name returns a name no other test uses: the prefix, tag and ten random
 // hex digits joined by "_" (orch_drift_3fa9c2d1e0).

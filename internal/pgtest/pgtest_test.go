@@ -18,6 +18,13 @@ func TestName(t *testing.T) {
 	if !regexp.MustCompile(`^zz_drift_[0-9a-f]{10}$`).MatchString(a) || a == b {
 		t.Errorf("names %q and %q with ORCH_TEST_PREFIX=zz", a, b)
 	}
+	t.Setenv("ORCH_TEST_PREFIX", `Bad"prefix`)
+	defer func() {
+		if recover() == nil {
+			t.Error("a prefix that needs quoting is accepted")
+		}
+	}()
+	Name("x")
 }
 
 // TestDSNFor replaces only the database of the server's DSN.
