@@ -178,7 +178,9 @@ func (s *Server) CreateDatabase(t testing.TB, name, options string) {
 // test ends, and returns its name.
 func (s *Server) NewDatabase(t testing.TB, tag string) string {
 	t.Helper()
-	return s.NewDatabases(t, tag, 1)[0]
+	name := Name(tag)
+	s.CreateDatabase(t, name, "")
+	return name
 }
 
 // NewDatabases creates n empty databases named Name(tag) and a two- (or,
