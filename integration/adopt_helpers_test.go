@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // The bookkeeping tables as tests name them.
@@ -32,11 +34,7 @@ func migrateBin(t testing.TB) string {
 			}
 		}
 	}
-	const why = "golang-migrate CLI not found (go install -tags postgres github.com/golang-migrate/migrate/v4/cmd/migrate@v4.20.1)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
+	pgtest.Unavailable(t, "golang-migrate CLI not found (go install -tags postgres github.com/golang-migrate/migrate/v4/cmd/migrate@v4.20.1)")
 	return ""
 }
 
@@ -87,10 +85,7 @@ func psqlApplyEnv(t testing.TB, dsn string, upto int, env ...string) {
 	t.Helper()
 	psql, err := exec.LookPath("psql")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("psql not found")
-		}
-		t.Skip("psql not found")
+		pgtest.Unavailable(t, "psql not found")
 	}
 	ups, err := filepath.Glob("../migrations/*.up.sql")
 	if err != nil || len(ups) < upto {

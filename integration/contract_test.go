@@ -414,10 +414,7 @@ func TestWordingOfOutcomes(t *testing.T) {
 func TestDownAsksOnATerminal(t *testing.T) {
 	script, err := exec.LookPath("script")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("script (util-linux) is needed to run the binary on a terminal")
-		}
-		t.Skip("no script(1) to run the binary on a terminal")
+		pgtest.Unavailable(t, "no script(1) to run the binary on a terminal")
 	}
 	dbs := newDatabases(t, 2)
 	fleetPath := fleetFile(t, dbs)

@@ -3,11 +3,12 @@ package integration
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
 // TestProgressPlainWhenNotTerminal: with stderr not a terminal (cron, CI)
@@ -49,10 +50,7 @@ func TestProgressPlainWhenNotTerminal(t *testing.T) {
 func TestProgressCountsOutcomes(t *testing.T) {
 	script, err := exec.LookPath("script")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("script (util-linux) is needed to run the binary on a terminal")
-		}
-		t.Skip("no script(1) to run the binary on a terminal")
+		pgtest.Unavailable(t, "no script(1) to run the binary on a terminal")
 	}
 	dbs := newDatabases(t, 3)
 	dsns := dsnMap(t, dbs)

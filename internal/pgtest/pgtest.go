@@ -64,14 +64,10 @@ func Name(tag string) string {
 	return Prefix() + "_" + tag + "_" + hex.EncodeToString(b)
 }
 
-// InCI reports whether a missing prerequisite fails tests (CI=true)
-// instead of skipping them.
-func InCI() bool { return os.Getenv("CI") == "true" }
-
 // Unavailable skips t for want of a prerequisite, or fails it under CI=true.
 func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if InCI() {
+	if os.Getenv("CI") == "true" {
 		t.Fatalf(format+" (and CI=true)", args...)
 	}
 	t.Skipf(format, args...)
@@ -83,36 +79,26 @@ type Server struct {
 	DSN string
 }
 
-var shared struct {
-	once sync.Once
-	err  error
-}
-
-// Ping reports why the shared server cannot be used, or nil; it asks the
+// ping reports why the shared server cannot be used, or nil; it asks the
 // server once per process.
-func Ping() error {
-	shared.once.Do(func() {
-		if u, err := url.Parse(DSN()); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			shared.err = errors.New("ORCH_TEST_DSN must be a postgres:// URL")
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, DSN())
-		if err != nil {
-			shared.err = fmt.Errorf("no PostgreSQL reachable at ORCH_TEST_DSN or %s: %w", DefaultDSN, err)
-			return
-		}
-		_ = conn.Close(ctx)
-	})
-	return shared.err
-}
+var ping = sync.OnceValue(func() error {
+	if u, err := url.Parse(DSN()); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return errors.New("ORCH_TEST_DSN must be a postgres:// URL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, DSN())
+	if err != nil {
+		return fmt.Errorf("no PostgreSQL reachable at ORCH_TEST_DSN (default %s): %w", DefaultDSN, err)
+	}
+	return conn.Close(ctx)
+})
 
 // Shared is the shared server; it skips t when the server is unreachable
 // (fails it under CI=true).
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	if err := Ping(); err != nil {
+	if err := ping(); err != nil {
 		Unavailable(t, "%v", err)
 	}
 	return &Server{DSN: DSN()}
