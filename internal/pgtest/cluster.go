@@ -46,15 +46,13 @@ func Start(t testing.TB, maxConnections int) *Server {
 	if err != nil {
 		Unavailable(t, "private PostgreSQL cluster: %v", err)
 	}
-	// Not t.TempDir: its parent is private to root, and the postgres user
-	// must reach this directory.
-	dir, err := os.MkdirTemp("", "orch-pgtest-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := t.TempDir()
 	asRoot := os.Geteuid() == 0
 	if asRoot {
+		// The postgres user must reach dir, whose parent is root's alone.
+		if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+			t.Fatal(err)
+		}
 		if out, err := exec.Command("chown", "postgres:", dir).CombinedOutput(); err != nil {
 			t.Fatalf("chown %s to postgres: %v: %s", dir, err, out)
 		}
@@ -78,8 +76,12 @@ func Start(t testing.TB, maxConnections int) *Server {
 		t.Fatal(err)
 	}
 	port := FreePort(t)
+	socketDir := dir
+	if len(dir) > 80 {
+		socketDir = "''" // a socket path this long is refused: TCP only
+	}
 	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s -c max_connections=%d "+
-		"-c shared_buffers=16MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, dir, maxConnections)
+		"-c shared_buffers=16MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, socketDir, maxConnections)
 	if err := run("pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
 		t.Fatalf("%v\n%s", err, log)
@@ -89,7 +91,7 @@ func Start(t testing.TB, maxConnections int) *Server {
 			t.Errorf("stop the private cluster: %v", err)
 		}
 	})
-	return &Server{DSN: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
+	return &Server{DSN: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), private: true}
 }
 
 // shellQuote quotes argv for sh -c.

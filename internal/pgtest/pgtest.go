@@ -77,6 +77,8 @@ func Unavailable(t testing.TB, format string, args ...any) {
 type Server struct {
 	// DSN is a postgres:// URL of the server's maintenance database.
 	DSN string
+	// private: a cluster of Start's, whose databases go with it.
+	private bool
 }
 
 // ping reports why the shared server cannot be used, or nil; it asks the
@@ -154,7 +156,7 @@ func (s *Server) exec(sql string, args ...any) error {
 
 // CreateDatabase creates database name (quoted: any characters) with
 // options appended to CREATE DATABASE, and drops it WITH (FORCE) when the
-// test ends, a template included.
+// test ends, a template included (on a private cluster, they go with it).
 func (s *Server) CreateDatabase(t testing.TB, name, options string) {
 	t.Helper()
 	s.CreateDatabases(t, []string{name}, options)
@@ -191,24 +193,30 @@ func (s *Server) NewDatabases(t testing.TB, tag string, n int) []string {
 // connections.
 func (s *Server) CreateDatabases(t testing.TB, names []string, options string) {
 	t.Helper()
-	t.Cleanup(func() {
-		if err := s.forEach(names, func(ctx context.Context, c *pgx.Conn, q string) error {
-			// A template cannot be dropped; 3D000: already gone.
-			var pgErr *pgconn.PgError
-			if _, err := c.Exec(ctx, "ALTER DATABASE "+q+" IS_TEMPLATE false"); err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "3D000") {
-				return err
-			}
-			_, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+q+" WITH (FORCE)")
-			return err
-		}); err != nil {
-			t.Errorf("drop databases: %v", err)
-		}
-	})
+	if !s.private {
+		t.Cleanup(func() { s.drop(t, names) })
+	}
 	if err := s.forEach(names, func(ctx context.Context, c *pgx.Conn, q string) error {
 		_, err := c.Exec(ctx, "CREATE DATABASE "+q+" "+options)
 		return err
 	}); err != nil {
 		t.Fatalf("create databases: %v", err)
+	}
+}
+
+// drop drops names WITH (FORCE), templates included; dropping twice is
+// harmless.
+func (s *Server) drop(t testing.TB, names []string) {
+	if err := s.forEach(names, func(ctx context.Context, c *pgx.Conn, q string) error {
+		// A template cannot be dropped; 3D000: already gone.
+		var pgErr *pgconn.PgError
+		if _, err := c.Exec(ctx, "ALTER DATABASE "+q+" IS_TEMPLATE false"); err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "3D000") {
+			return err
+		}
+		_, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+q+" WITH (FORCE)")
+		return err
+	}); err != nil {
+		t.Errorf("drop databases: %v", err)
 	}
 }
 
