@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/orchestrator-dev/orchestrator/internal/pgsession"
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 const (
@@ -130,10 +131,10 @@ func readTx(ctx context.Context, conn *pgx.Conn, d Defaults) (pgx.Tx, error) {
 
 // failure is the problem "source: what: err", with err scrubbed of the
 // server DSN and its password.
-func (s DiscoverySource) failure(what string, err error) Problem {
+func (s DiscoverySource) failure(what string, err error) report.Diagnostic {
 	detail := Target{DSN: s.Server}.Scrub(err.Error())
 	detail = truncate(strings.Join(strings.Fields(detail), " "), 500)
-	return Problem{Line: s.Line, Msg: fmt.Sprintf("%s: %s: %s", s.Label(), what, detail)}
+	return problem(s.Line, fmt.Sprintf("%s: %s: %s", s.Label(), what, detail))
 }
 
 // queryNames runs a one-column query with the pattern as $1, in a

@@ -42,7 +42,7 @@ func discoverError(t *testing.T, f *Fleet, secrets ...string) *Error {
 func wantProblem(t *testing.T, fe *Error, line int, msg string) {
 	t.Helper()
 	for _, p := range fe.Problems {
-		if p.Line == line && strings.Contains(p.Msg, msg) {
+		if p.Line == line && strings.Contains(p.Message, msg) {
 			return
 		}
 	}

@@ -92,17 +92,17 @@ func Parse(r io.Reader, path string, lookup func(string) (string, bool)) (*Fleet
 // errors.Is(err, fs.ErrNotExist) works).
 func Load(path string, lookup func(string) (string, bool)) (*Fleet, error) {
 	if path == "" {
-		return nil, &Error{Problems: []Problem{{Msg: "no fleet file given (use --fleet FILE or ORCH_FLEET, or --dsn for a single database)"}}}
+		return nil, newError("", nil, problem(0, "no fleet file given (use --fleet FILE or ORCH_FLEET, or --dsn for a single database)"))
 	}
 	data, err := readLimited(path, MaxFileSize)
 	if err != nil {
 		return nil, readError(path, err)
 	}
 	if len(data) > MaxFileSize {
-		return nil, &Error{Path: path, Problems: []Problem{{Msg: fmt.Sprintf(
+		return nil, newError(path, nil, problem(0, fmt.Sprintf(
 			"the fleet file is larger than %d MiB, the most this tool reads: list big fleets with a discover: source "+
 				"(databases: or schemas: patterns, or a query: over your tenant catalog) instead of one entry per target",
-			MaxFileSize>>20)}}}
+			MaxFileSize>>20)))
 	}
 	return parse(data, path, lookup)
 }
@@ -130,11 +130,11 @@ func readLimited(path string, limit int64) ([]byte, error) {
 func Single(dsn string) (*Fleet, error) {
 	const subject = "the database URL (--dsn or DATABASE_URL)"
 	if strings.TrimSpace(dsn) == "" {
-		return nil, &Error{Problems: []Problem{{Msg: subject + " is empty"}}}
+		return nil, newError("", nil, problem(0, subject+" is empty"))
 	}
 	cfg, msg := parseDSN(dsn)
 	if msg != "" {
-		return nil, &Error{Problems: []Problem{{Msg: subject + " " + msg}}}
+		return nil, newError("", nil, problem(0, subject+" "+msg))
 	}
 	name := cfg.Database
 	if checkName(name) != "" {
@@ -167,5 +167,5 @@ func readError(path string, err error) *Error {
 	if errors.As(err, &pe) {
 		reason = pe.Err.Error()
 	}
-	return &Error{Path: path, Problems: []Problem{{Msg: "cannot read fleet file: " + reason}}, cause: err}
+	return newError(path, err, problem(0, "cannot read fleet file: "+reason))
 }

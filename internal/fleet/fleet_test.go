@@ -205,12 +205,12 @@ func TestErrorFormat(t *testing.T) {
 	}{
 		{
 			name: "path and lines",
-			err:  &Error{Path: "fleet.yaml", Problems: []Problem{{Line: 0, Msg: "no targets"}, {Line: 3, Msg: "bad"}}},
+			err:  newError("fleet.yaml", nil, problem(0, "no targets"), problem(3, "bad")),
 			want: "fleet.yaml: no targets\nfleet.yaml:3: bad",
 		},
 		{
 			name: "no path",
-			err:  &Error{Problems: []Problem{{Line: 0, Msg: "dsn is empty"}, {Line: 2, Msg: "bad"}}},
+			err:  newError("", nil, problem(0, "dsn is empty"), problem(2, "bad")),
 			want: "dsn is empty\nline 2: bad",
 		},
 		{

@@ -7,21 +7,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
-)
 
-// ServerVersion is what one server of a fleet reported when asked its
-// version: validate --probe-versions lints for the versions found.
-type ServerVersion struct {
-	// Server is "host:port" (the first host when the DSN lists fallbacks).
-	Server string `json:"server"`
-	// Origin is where the first target or discovery entry on that server
-	// was defined.
-	Origin string `json:"origin"`
-	// Version is server_version_num (150020 for 15.20); 0 when Err is set.
-	Version int `json:"version,omitempty"`
-	// Err says why the version could not be read, scrubbed of the DSN.
-	Err string `json:"error,omitempty"`
-}
+	"github.com/orchestrator-dev/orchestrator/internal/report"
+)
 
 // ProbeVersions opens one connection to each distinct server of f (its
 // listed targets and the servers its databases: and schemas: entries
@@ -30,7 +18,7 @@ type ServerVersion struct {
 // server_version_num and closes it. Servers are asked one at a time, in the
 // order the fleet file names them; a server that cannot be asked has Err
 // set, and the others are still asked.
-func ProbeVersions(ctx context.Context, f *Fleet) []ServerVersion {
+func ProbeVersions(ctx context.Context, f *Fleet) []report.ServerVersion {
 	type server struct{ dsn, origin string }
 	var order []string
 	servers := map[string]server{}
@@ -52,11 +40,11 @@ func ProbeVersions(ctx context.Context, f *Fleet) []ServerVersion {
 			add(s.Server, s.Origin)
 		}
 	}
-	out := make([]ServerVersion, 0, len(order))
+	out := make([]report.ServerVersion, 0, len(order))
 	for _, key := range order {
 		s := servers[key]
 		v, err := readServerVersion(ctx, s.dsn, f.Defaults)
-		sv := ServerVersion{Server: key, Origin: s.origin, Version: v}
+		sv := report.ServerVersion{Server: key, Origin: s.origin, Version: v}
 		if err != nil {
 			sv.Version = 0
 			sv.Err = Target{DSN: s.dsn}.Scrub(strings.Join(strings.Fields(err.Error()), " "))

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/sqlscan"
 )
 
@@ -90,7 +91,7 @@ func (s *section) schemaQualified(ts []token) {
 // severity.
 func (s *section) addNote(line int, rule, msg string) {
 	if s.report {
-		s.l.add(Finding{File: s.dir.file, Line: line, Rule: rule, Severity: SeverityNote, Message: msg})
+		s.l.add(report.Diagnostic{File: s.dir.file, Line: line, Rule: rule, Severity: report.SeverityNote, Message: msg})
 	}
 }
 

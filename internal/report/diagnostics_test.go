@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func diagnosticsSample() (DiagnosticSummary, []Diagnostic) {
+func diagnosticsSample() *Validation {
 	ds := []Diagnostic{
 		{File: "m/002_a.sql", Line: 3, Rule: "index-not-concurrent", Severity: SeverityWarning, Message: "CREATE INDEX on users: blocks writes"},
 		{File: "m/003_b,c:d.sql", Line: 1, Rule: "concurrently-in-transaction", Severity: SeverityError,
@@ -15,15 +15,15 @@ func diagnosticsSample() (DiagnosticSummary, []Diagnostic) {
 		{File: "m/004_c.sql", Line: 2, Rule: "no-transaction-splits-batch", Severity: SeverityNote, Message: "splits the batch"},
 		{File: "fleet.yaml", Rule: "fleet", Severity: SeverityError, Message: "no targets"},
 	}
-	return DiagnosticSummary{Command: "validate", Errors: 2, Warnings: 1, Notes: 1}, ds
+	return &Validation{Command: "validate", Summary: DiagnosticSummary{Errors: 2, Warnings: 1, Notes: 1}, Findings: ds}
 }
 
 func TestDiagnosticsJUnit(t *testing.T) {
 	for _, strict := range []bool{false, true} {
-		s, ds := diagnosticsSample()
-		s.Strict = strict
+		v := diagnosticsSample()
+		v.Summary.Strict = strict
 		var b bytes.Buffer
-		if err := WriteDiagnosticsJUnit(&b, s, ds); err != nil {
+		if err := writeValidationJUnit(&b, v); err != nil {
 			t.Fatal(err)
 		}
 		doc := parseJUnit(t, b.Bytes())
@@ -44,7 +44,7 @@ func TestDiagnosticsJUnit(t *testing.T) {
 		}
 	}
 	var b bytes.Buffer
-	if err := WriteDiagnosticsJUnit(&b, DiagnosticSummary{Command: "validate", OK: true}, nil); err != nil {
+	if err := writeValidationJUnit(&b, &Validation{Command: "validate", Summary: DiagnosticSummary{OK: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if doc := parseJUnit(t, b.Bytes()); len(doc.Suites[0].Cases) != 1 || doc.Failures != 0 {
@@ -56,9 +56,8 @@ func TestDiagnosticsJUnit(t *testing.T) {
 }
 
 func TestDiagnosticsMarkdown(t *testing.T) {
-	s, ds := diagnosticsSample()
 	var b bytes.Buffer
-	if err := WriteDiagnosticsMarkdown(&b, s, ds); err != nil {
+	if err := writeValidationMarkdown(&b, diagnosticsSample()); err != nil {
 		t.Fatal(err)
 	}
 	rows := tableRows(t, b.String())
@@ -78,16 +77,15 @@ func TestDiagnosticsMarkdown(t *testing.T) {
 		t.Errorf("markdown:\n%s", b.String())
 	}
 	b.Reset()
-	_ = WriteDiagnosticsMarkdown(&b, DiagnosticSummary{Command: "validate", OK: true}, nil)
+	_ = writeValidationMarkdown(&b, &Validation{Command: "validate", Summary: DiagnosticSummary{OK: true}})
 	if !strings.Contains(b.String(), "ok, 0 errors") || !strings.Contains(b.String(), "_No findings._") {
 		t.Errorf("no findings:\n%s", b.String())
 	}
 }
 
 func TestDiagnosticsGitHub(t *testing.T) {
-	s, ds := diagnosticsSample()
 	var b bytes.Buffer
-	if err := WriteDiagnosticsGitHub(&b, s, ds); err != nil {
+	if err := writeValidationGitHub(&b, diagnosticsSample()); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
