@@ -121,25 +121,18 @@ func downPrompt(preview *report.Report, to int64) (prompt string, n int) {
 		return b.String(), 0
 	}
 	fmt.Fprintf(&b, "down --to %d will revert %s of %d, running their down sections (the data of what they created goes too):\n",
-		to, plural(n, "target"), len(preview.Targets))
+		to, report.Plural(n, "target"), len(preview.Targets))
 	for _, k := range order {
-		fmt.Fprintf(&b, "  %s at %s → %d: %s\n", plural(counts[k], "target"), k.from, to, k.names)
+		fmt.Fprintf(&b, "  %s at %s → %d: %s\n", report.Plural(counts[k], "target"), k.from, to, k.names)
 	}
 	if already := len(preview.Targets) - n - len(unread); already > 0 {
-		fmt.Fprintf(&b, "  %s already at or below %d\n", plural(already, "target"), to)
+		fmt.Fprintf(&b, "  %s already at or below %d\n", report.Plural(already, "target"), to)
 	}
 	if len(unread) > 0 {
-		fmt.Fprintf(&b, "  %s could not be read now (%s); down will try them too\n", plural(len(unread), "target"), strings.Join(unread, ", "))
+		fmt.Fprintf(&b, "  %s could not be read now (%s); down will try them too\n", report.Plural(len(unread), "target"), strings.Join(unread, ", "))
 	}
 	b.WriteString("Type yes to go ahead: ")
 	return b.String(), n
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // stdinIsTerminal reports whether a person can answer a question.

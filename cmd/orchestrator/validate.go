@@ -138,9 +138,9 @@ func runValidate(ctx context.Context, o runOptions, vo validateOpts) error {
 		return exitError{exitFailed}
 	}
 	if !v.Summary.OK {
-		msg := fmt.Sprintf("validate: %s", nounCount(v.Summary.Errors, "error"))
+		msg := fmt.Sprintf("validate: %s", report.Plural(v.Summary.Errors, "error"))
 		if vo.strict && v.Summary.Warnings > 0 {
-			msg += fmt.Sprintf(" and %s (--strict counts them as errors)", nounCount(v.Summary.Warnings, "warning"))
+			msg += fmt.Sprintf(" and %s (--strict counts them as errors)", report.Plural(v.Summary.Warnings, "warning"))
 		}
 		fmt.Fprintln(o.stderr, msg+": see the findings on stdout")
 		return exitError{exitUsage}
@@ -203,13 +203,6 @@ func setFilePath(dir, file string) string {
 	default:
 		return filepath.Join(dir, filepath.FromSlash(file))
 	}
-}
-
-func nounCount(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // runNew scaffolds the next migration called name in the --migrations

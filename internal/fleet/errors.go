@@ -94,8 +94,6 @@ func (ps problems) err(path string) error {
 	return newError(path, nil, sorted...)
 }
 
-func (ps *problems) add(line int, msg string) {
-	*ps = append(*ps, problem(line, msg))
-}
+func (ps *problems) add(line int, msg string) { *ps = append(*ps, problem(line, msg)) }
 
 func (ps *problems) addProblem(p report.Diagnostic) { *ps = append(*ps, p) }

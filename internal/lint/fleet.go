@@ -193,7 +193,7 @@ func olderThan(versions []int, min int) string {
 	slices.Sort(keys)
 	parts := make([]string, len(keys))
 	for i, v := range keys {
-		parts[i] = fmt.Sprintf("%s (%s)", versionName(v), plural(count[v], "server"))
+		parts[i] = fmt.Sprintf("%s (%s)", versionName(v), report.Plural(count[v], "server"))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -208,11 +208,4 @@ func versionName(v int) string {
 		return fmt.Sprint(v / 10000)
 	}
 	return fmt.Sprintf("%d.%d", v/10000, v%10000)
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -147,18 +147,11 @@ func (v *Validation) Tally(strict bool) {
 }
 
 func (s DiagnosticSummary) counts() string {
-	out := fmt.Sprintf("%s, %s, %s", plural(s.Errors, "error"), plural(s.Warnings, "warning"), plural(s.Notes, "note"))
+	out := fmt.Sprintf("%s, %s, %s", Plural(s.Errors, "error"), Plural(s.Warnings, "warning"), Plural(s.Notes, "note"))
 	if s.Strict {
 		out += " (--strict: warnings count as errors)"
 	}
 	return out
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
 }
 
 // WriteValidation renders v in format f: json, junit, markdown, github, or
@@ -199,14 +192,14 @@ func writeValidationTable(w io.Writer, v *Validation) error {
 	case v.Fleet.Targets == 0:
 		fmt.Fprintf(tw, "fleet\t%s: not valid\n", v.Fleet.Label())
 	default:
-		fmt.Fprintf(tw, "fleet\t%s: %s\n", v.Fleet.Label(), plural(v.Fleet.Targets, "target"))
+		fmt.Fprintf(tw, "fleet\t%s: %s\n", v.Fleet.Label(), Plural(v.Fleet.Targets, "target"))
 	}
 	if v.Migrations.Layout == "" {
 		fmt.Fprintf(tw, "migrations\t%s: not valid\n", v.Migrations.Dir)
 	} else {
 		vs := v.Migrations.Versions
 		fmt.Fprintf(tw, "migrations\t%s: %s layout, %s, latest %d\n", v.Migrations.Dir, v.Migrations.Layout,
-			plural(len(vs), "migration"), vs[len(vs)-1])
+			Plural(len(vs), "migration"), vs[len(vs)-1])
 	}
 	if v.Since > 0 {
 		fmt.Fprintf(tw, "since\tversion %d: only later migrations were linted\n", v.Since)

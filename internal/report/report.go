@@ -156,7 +156,7 @@ type Finding struct {
 	Kind string `json:"kind"`
 	// Object names the thing that differs: "column users.nickname",
 	// "index api_keys.idx_api_keys_key_prefix", "version 3",
-	// "table goose_db_version".
+	// "table " + ledger.VersionTable.
 	Object string `json:"object"`
 	// Detail says how it differs: "unexpected", "missing",
 	// "type text, expected character varying(512)",
