@@ -189,8 +189,11 @@ func writeValidationTable(w io.Writer, v *Validation) error {
 	switch {
 	case v.Fleet == nil:
 		fmt.Fprintln(tw, "fleet\tnone given: only the migration set was checked")
-	case v.Fleet.Targets == 0:
+	case v.Fleet.Targets == 0 && v.Fleet.Discover == 0:
 		fmt.Fprintf(tw, "fleet\t%s: not valid\n", v.Fleet.Label())
+	case v.Fleet.Discover > 0:
+		fmt.Fprintf(tw, "fleet\t%s: %s, %s (not run: validate is offline)\n", v.Fleet.Label(),
+			Plural(v.Fleet.Targets, "listed target"), Plural(v.Fleet.Discover, "discovery source"))
 	default:
 		fmt.Fprintf(tw, "fleet\t%s: %s\n", v.Fleet.Label(), Plural(v.Fleet.Targets, "target"))
 	}

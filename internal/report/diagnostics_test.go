@@ -98,3 +98,26 @@ func TestDiagnosticsGitHub(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A fleet that only discovers its targets lists none, and validate (offline)
+// must say so rather than call the fleet not valid.
+func TestValidationTableDiscoveryOnlyFleet(t *testing.T) {
+	for _, tc := range []struct {
+		fleet *CheckedFleet
+		want  string
+	}{
+		{&CheckedFleet{Path: "f.yaml", Discover: 1}, "f.yaml: 0 listed targets, 1 discovery source (not run: validate is offline)"},
+		{&CheckedFleet{Path: "f.yaml", Targets: 2, Discover: 3}, "f.yaml: 2 listed targets, 3 discovery sources (not run"},
+		{&CheckedFleet{Path: "f.yaml", Targets: 2}, "f.yaml: 2 targets\n"},
+		{&CheckedFleet{Path: "f.yaml"}, "f.yaml: not valid"},
+	} {
+		v := &Validation{Fleet: tc.fleet, Migrations: CheckedSet{Dir: "m", Layout: "goose", Versions: []int64{1}}}
+		var b strings.Builder
+		if err := WriteValidation(&b, FormatTable, v); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("fleet %+v: output\n%s\nwant it to contain %q", *tc.fleet, b.String(), tc.want)
+		}
+	}
+}
