@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/orchestrator-dev/orchestrator/internal/demo"
+	"github.com/orchestrator-dev/orchestrator/internal/discovery"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/progress"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
@@ -375,7 +376,7 @@ func resolveFleet(ctx context.Context, o runOptions) (*fleet.Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fl, err = fleet.Discover(ctx, fl); err != nil {
+	if fl, err = discovery.Discover(ctx, fl); err != nil {
 		var fe *fleet.Error
 		if errors.As(err, &fe) {
 			return nil, discoveryError{fe}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/orchestrator-dev/orchestrator/internal/discovery"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/lint"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
@@ -62,9 +63,9 @@ type validation struct {
 	// Since is --since: only migrations above it were linted; omitted when 0.
 	Since int64 `json:"since,omitempty"`
 	// Servers is what --probe-versions found; omitted without it.
-	Servers  []fleet.ServerVersion `json:"servers,omitempty"`
-	Summary  validateSummary       `json:"summary"`
-	Findings []lint.Finding        `json:"findings"`
+	Servers  []discovery.ServerVersion `json:"servers,omitempty"`
+	Summary  validateSummary           `json:"summary"`
+	Findings []lint.Finding            `json:"findings"`
 }
 
 type checkedFleet struct {
@@ -148,7 +149,7 @@ func runValidate(ctx context.Context, o runOptions, vo validateOpts) error {
 		v.Migrations.Layout = string(set.Layout)
 		v.Migrations.Versions = set.Versions()
 		if vo.probe && fl != nil {
-			v.Servers = fleet.ProbeVersions(ctx, fl)
+			v.Servers = discovery.ProbeVersions(ctx, fl)
 			for _, sv := range v.Servers {
 				if sv.Err != "" {
 					v.Findings = append(v.Findings, lint.Finding{File: fleetLabel(v.Fleet), Rule: ruleProbe, Severity: lint.SeverityError,

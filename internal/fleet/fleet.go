@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 )
 
 // Defaults are run settings a fleet file may set; flags override them.
@@ -64,11 +66,11 @@ type Fleet struct {
 	Path     string   // file it came from ("" for --dsn)
 	Defaults Defaults // BuiltinDefaults overlaid with the file's defaults
 	// Targets are the targets the file lists, in file order; at least one
-	// unless Discover has sources. Discover returns a Fleet whose Targets
-	// also hold the discovered ones.
+	// unless Discover has sources. discovery.Discover returns a Fleet whose
+	// Targets also hold the discovered ones.
 	Targets []Target
 	// Discover holds the file's discover sources, in file order; nil when
-	// it has none, and in a Fleet returned by Discover.
+	// it has none, and in a Fleet returned by discovery.Discover.
 	Discover []DiscoverySource
 	Waves    []Wave // in file order; nil when the file has none (see AssignWaves)
 }
@@ -127,22 +129,22 @@ func readLimited(path string, limit int64) ([]byte, error) {
 // target named after the DSN's database (or "default" when it names none),
 // with Origin "--dsn" and the built-in defaults. An invalid DSN is an *Error
 // that does not quote it.
-func Single(dsn string) (*Fleet, error) {
+func Single(url string) (*Fleet, error) {
 	const subject = "the database URL (--dsn or DATABASE_URL)"
-	if strings.TrimSpace(dsn) == "" {
+	if strings.TrimSpace(url) == "" {
 		return nil, &Error{Problems: []Problem{{Msg: subject + " is empty"}}}
 	}
-	cfg, msg := parseDSN(dsn)
+	cfg, msg := dsn.Parse(url)
 	if msg != "" {
 		return nil, &Error{Problems: []Problem{{Msg: subject + " " + msg}}}
 	}
 	name := cfg.Database
-	if checkName(name) != "" {
+	if CheckName(name) != "" {
 		name = "default"
 	}
 	return &Fleet{
 		Defaults: BuiltinDefaults(),
-		Targets:  []Target{{Name: name, DSN: dsn, Labels: map[string]string{}, Origin: "--dsn"}},
+		Targets:  []Target{{Name: name, DSN: url, Labels: map[string]string{}, Origin: "--dsn"}},
 	}, nil
 }
 

@@ -158,7 +158,7 @@ func (w *walker) wave(i int, item *yaml.Node) waveEntry {
 		if item.Kind != yaml.AliasNode { // an alias's lines point at its anchor
 			e.nameLine = f.val.Line
 		}
-		if why := checkName(name); why != "" {
+		if why := CheckName(name); why != "" {
 			w.probs.addf(f.val.Line, "%s.name %s", path, why)
 		} else {
 			e.wave.Name = name
@@ -209,7 +209,7 @@ func checkSelectKey(key string) string {
 	if strings.Contains(key, "=") {
 		return `contains "=", which no target label can`
 	}
-	return checkLabelKey(key)
+	return CheckLabelKey(key)
 }
 
 // budget reads a max_failures value: a YAML number or string that

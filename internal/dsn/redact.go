@@ -1,17 +1,17 @@
-package fleet
+package dsn
 
 import "strings"
 
 // mask replaces every password this package redacts.
 const mask = "xxxxx"
 
-// RedactDSN returns dsn with its passwords replaced by "xxxxx", in both
+// Redact returns dsn with its passwords replaced by "xxxxx", in both
 // forms PostgreSQL accepts: a URL (the userinfo password and password= or
 // sslpassword= query parameters) and keyword/value (password=secret and
 // password='se cret'). It is best effort on malformed input, erring towards
 // masking too much: a password with an unencoded "/" or "@" in a URL is
 // still masked whole.
-func RedactDSN(dsn string) string {
+func Redact(dsn string) string {
 	cands := passwords(dsn)
 	prefix := ""
 	if rest, ok := cutURLScheme(dsn); ok {
@@ -145,37 +145,30 @@ func nextPasswordValue(dsn string, from int, inURL bool) (span, bool) {
 		}
 		j := from + i + len("password")
 		from = j
-		for j < len(dsn) && isSpace(dsn[j]) && !inURL {
-			j++
+		if !inURL {
+			j = skipSpaces(dsn, j)
 		}
 		if j >= len(dsn) || dsn[j] != '=' {
 			continue
 		}
 		j++
-		for j < len(dsn) && isSpace(dsn[j]) && !inURL {
-			j++
-		}
-		start := j
-		if !inURL && j < len(dsn) && dsn[j] == '\'' {
-			k := j + 1
-			for k < len(dsn) && dsn[k] != '\'' {
-				if dsn[k] == '\\' {
-					k++
-				}
-				k++
+		if inURL {
+			end := len(dsn)
+			if k := strings.IndexAny(dsn[j:], spaces+"&"); k >= 0 {
+				end = j + k
 			}
-			end := min(k+1, len(dsn))
-			return span{start: start, end: end, raw: dsn[j+1 : min(k, len(dsn))]}, true
+			return span{start: j, end: end, raw: dsn[j:end]}, true
 		}
-		k := j
-		for k < len(dsn) && !isSpace(dsn[k]) && !(inURL && dsn[k] == '&') {
-			if dsn[k] == '\\' && !inURL {
-				k++
+		j = skipSpaces(dsn, j)
+		end, closed := valueEnd(dsn, j)
+		raw := dsn[j:end]
+		if j < end && dsn[j] == '\'' {
+			raw = raw[1:]
+			if closed {
+				raw = raw[:len(raw)-1]
 			}
-			k++
 		}
-		k = min(k, len(dsn))
-		return span{start: start, end: k, raw: dsn[j:k]}, true
+		return span{start: j, end: end, raw: raw}, true
 	}
 }
 
@@ -254,10 +247,6 @@ func indexFold(s, sub string) int {
 		}
 	}
 	return -1
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 func allDigits(s string) bool {
