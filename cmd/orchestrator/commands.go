@@ -321,9 +321,9 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 			return nil, usageError{"--tx-mode: " + err.Error()}
 		}
 	}
-	budget := fleet.Budget{}
+	budget := fleet.FailureBudget{}
 	if o.maxFailures != "" {
-		if budget, err = fleet.ParseBudget(o.maxFailures); err != nil {
+		if budget, err = fleet.ParseFailureBudget(o.maxFailures); err != nil {
 			return nil, usageError{"--max-failures: " + err.Error()}
 		}
 	}

@@ -45,8 +45,8 @@ func TestLoad(t *testing.T) {
 		t.Errorf("Parallelism = %d, want 4", f.Defaults.Parallelism)
 	}
 	wantWaves := []Wave{
-		{Name: "canary", Select: map[string]string{"tier": "canary"}, MaxFailures: Budget{Limited: true}, Line: 21},
-		{Name: "everyone", MaxFailures: Budget{Limited: true, Percent: 2}, Line: 24},
+		{Name: "canary", Select: map[string]string{"tier": "canary"}, MaxFailures: FailureBudget{Limited: true}, Line: 21},
+		{Name: "everyone", MaxFailures: FailureBudget{Limited: true, Percent: 2}, Line: 24},
 	}
 	if !reflect.DeepEqual(f.Waves, wantWaves) {
 		t.Errorf("Waves = %+v, want %+v", f.Waves, wantWaves)

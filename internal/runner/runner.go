@@ -75,12 +75,12 @@ type Options struct {
 type Wave struct {
 	Name        string
 	Targets     []fleet.Target
-	MaxFailures fleet.Budget
+	MaxFailures fleet.FailureBudget
 	Order       string // fleet.OrderSize, fleet.OrderName, or fleet order when ""
 }
 
 // OneWave puts every target in one unnamed wave with the given budget.
-func OneWave(targets []fleet.Target, budget fleet.Budget) []Wave {
+func OneWave(targets []fleet.Target, budget fleet.FailureBudget) []Wave {
 	return []Wave{{Targets: targets, MaxFailures: budget}}
 }
 

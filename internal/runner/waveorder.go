@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
@@ -64,7 +65,7 @@ func (r *Runner) readSizes(ctx context.Context, targets []fleet.Target) map[stri
 	var order []string
 	groups := map[string]*group{}
 	for _, t := range targets {
-		key, name := "server "+serverKey(t), ""
+		key, name := "server "+dsn.ServerKey(t.DSN), ""
 		if t.Schema != "" {
 			key, name = "database "+t.DatabaseKey()+" as "+t.DSN, t.Schema
 		} else if cfg, err := pgconn.ParseConfig(t.DSN); err == nil {
