@@ -308,12 +308,9 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 		}
 		p.to = o.to
 	}
-	parallel := fl.Defaults.Parallelism
-	if o.parallel != 0 {
-		parallel = o.parallel
-	}
-	if parallel < 1 {
-		return nil, usagef("--parallel must be at least 1, got %d", parallel)
+	settings := withFlags(fl.Defaults, o)
+	if settings.Parallelism < 1 {
+		return nil, usagef("--parallel must be at least 1, got %d", settings.Parallelism)
 	}
 	txMode := runner.TxTarget
 	if o.txMode != "" {
@@ -347,17 +344,12 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 	}
 	p.runner, err = runner.New(runner.Options{
 		Set:            set,
-		Settings:       settings(fl.Defaults, o),
-		Parallelism:    parallel,
+		Settings:       settings,
 		TxMode:         txMode,
 		Retries:        retries,
 		RollbackOnHalt: o.rollbackHalt,
 		Logger:         newLogger(o),
 		Observer:       newProgress(o),
-		SharedSchemas:  fl.Defaults.SharedSchemas,
-		// keep is the default: where golang-migrate's table exists, it
-		// follows every version change.
-		IgnoreGolangMigrate: fl.Defaults.GolangMigrateTable == fleet.GolangMigrateIgnore,
 	})
 	return p, err
 }
@@ -497,8 +489,12 @@ func checkVersion(set *source.Set, v int64) error {
 	return usagef("--to %d: no such version in the migration set (versions: %s)", v, strings.Join(parts, ", "))
 }
 
-func settings(d fleet.Defaults, o runOptions) runner.Settings {
-	s := runner.SettingsFrom(d)
+// withFlags is d with the flags that override the fleet's defaults applied.
+func withFlags(d fleet.Defaults, o runOptions) fleet.Defaults {
+	s := d
+	if o.parallel != 0 {
+		s.Parallelism = o.parallel
+	}
 	for name, v := range o.durations {
 		switch name {
 		case flagLockTimeout:

@@ -114,9 +114,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	ro := o.Runner
 	ro.Set = o.Set
-	ro.Parallelism = fl.Defaults.Parallelism
-	ro.Settings = runner.SettingsFrom(fl.Defaults)
-	ro.SharedSchemas = fl.Defaults.SharedSchemas
+	ro.Settings = fl.Defaults
 	r, err := runner.New(ro)
 	if err != nil {
 		return err

@@ -12,16 +12,18 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 )
 
-// Defaults are run settings a fleet file may set; flags override them.
+// Defaults are the settings of a run. BuiltinDefaults is the one table of
+// their default values; a fleet file's defaults override it, and flags
+// override both.
 type Defaults struct {
-	Parallelism              int           // targets migrated at once; default 8
-	LockTimeout              time.Duration // PostgreSQL lock_timeout; default 5s
-	StatementTimeout         time.Duration // PostgreSQL statement_timeout; default 30m
-	ConnectTimeout           time.Duration // connect_timeout; default 10s
-	IdleInTransactionTimeout time.Duration // idle_in_transaction_session_timeout; default 10m
-	LockWait                 time.Duration // how long to poll for the per-target advisory lock; default 30s
-	Timeout                  time.Duration // whole per-target budget; default 0 = none
-	StallTimeout             time.Duration // no bytes from the server this long: probe the backend; default 60s
+	Parallelism              int           // targets migrated at once
+	LockTimeout              time.Duration // PostgreSQL lock_timeout
+	StatementTimeout         time.Duration // PostgreSQL statement_timeout
+	ConnectTimeout           time.Duration // connect_timeout
+	IdleInTransactionTimeout time.Duration // idle_in_transaction_session_timeout
+	LockWait                 time.Duration // how long to poll for the per-target advisory lock
+	Timeout                  time.Duration // whole per-target budget; 0 = none
+	StallTimeout             time.Duration // no bytes from the server this long: probe the backend
 	// SharedSchemas are schemas a schema-per-tenant target's search_path
 	// lists after the tenant's own (where shared extensions live); none by
 	// default, so an unqualified name resolves in the tenant's schema
@@ -36,6 +38,11 @@ type Defaults struct {
 	// estimated rows than this; nil: no limit.
 	MaxExclusiveRows *int64
 }
+
+// DefaultRetries is how many more times a target's transaction is tried
+// after a lock timeout or a deadlock when --retries does not say; the
+// fleet file has no setting for it.
+const DefaultRetries = 2
 
 // The values of defaults.golang_migrate_table.
 const (
