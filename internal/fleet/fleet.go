@@ -100,10 +100,15 @@ func Parse(r io.Reader, path string, lookup func(string) (string, bool)) (*Fleet
 // unreadable file is an *Error too, which unwraps to the I/O error (so
 // errors.Is(err, fs.ErrNotExist) works).
 func Load(path string, lookup func(string) (string, bool)) (*Fleet, error) {
+	return load(path, lookup, func(p string) (io.ReadCloser, error) { return os.Open(p) })
+}
+
+// load is Load reading the file through open.
+func load(path string, lookup func(string) (string, bool), open func(string) (io.ReadCloser, error)) (*Fleet, error) {
 	if path == "" {
 		return nil, &Error{Problems: []Problem{{Msg: "no fleet file given (use --fleet FILE or ORCH_FLEET, or --dsn for a single database)"}}}
 	}
-	data, err := readLimited(path, MaxFileSize)
+	data, err := readLimited(open, path, MaxFileSize)
 	if err != nil {
 		return nil, readError(path, err)
 	}
@@ -123,8 +128,8 @@ const MaxFileSize = 16 << 20
 
 // readLimited reads at most limit+1 bytes of path: enough to tell that a
 // file is too big without reading all of it.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+func readLimited(open func(string) (io.ReadCloser, error), path string, limit int64) ([]byte, error) {
+	f, err := open(path)
 	if err != nil {
 		return nil, err
 	}
