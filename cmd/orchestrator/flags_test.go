@@ -1,9 +1,14 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 )
 
 // TestHelpShowsBuiltinDefaults: the flags' help states the built-in
@@ -41,5 +46,41 @@ func TestShortDuration(t *testing.T) {
 		if got := shortDuration(d); got != want {
 			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestReadmeDefaults: the README's table of timeouts states the built-in
+// defaults of fleet.BuiltinDefaults and fleet.DefaultRetries.
+func TestReadmeDefaults(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := fleet.BuiltinDefaults()
+	want := map[string]string{ // the setting column -> the default column
+		"lock wait":           shortDuration(b.LockWait),
+		"lock timeout":        shortDuration(b.LockTimeout),
+		"statement timeout":   shortDuration(b.StatementTimeout),
+		"idle in transaction": shortDuration(b.IdleInTransactionTimeout),
+		"connect timeout":     shortDuration(b.ConnectTimeout),
+		"per-target budget":   shortDuration(b.Timeout),
+		"stall bound":         shortDuration(b.StallTimeout),
+		"retries":             strconv.Itoa(fleet.DefaultRetries),
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		cols := strings.Split(line, "|")
+		if len(cols) != 7 {
+			continue
+		}
+		setting, def := strings.TrimSpace(cols[1]), strings.TrimSpace(cols[4])
+		if w, ok := want[setting]; ok {
+			if def != w {
+				t.Errorf("README: %s defaults to %q, want %q", setting, def, w)
+			}
+			delete(want, setting)
+		}
+	}
+	for setting := range want {
+		t.Errorf("README's table of timeouts has no row %q", setting)
 	}
 }
