@@ -71,11 +71,7 @@ func readServerVersion(ctx context.Context, server string, d fleet.Defaults) (in
 	if err != nil {
 		return 0, err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
+	defer cleanup(ctx, conn.Close)
 	var v int
 	err = conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v)
 	return v, err

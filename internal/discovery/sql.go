@@ -58,11 +58,7 @@ func discoverSource(ctx context.Context, src fleet.DiscoverySource, d fleet.Defa
 	if err != nil {
 		return found{probs: []fleet.Problem{failure(src, "cannot connect to the server", err)}}
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
+	defer cleanup(ctx, conn.Close)
 	switch {
 	case src.Databases != "":
 		return discoverDatabases(ctx, conn, src, d)
@@ -121,12 +117,18 @@ func readTx(ctx context.Context, conn *pgx.Conn, d fleet.Defaults) (pgx.Tx, erro
 		return nil, err
 	}
 	if _, err := tx.Exec(ctx, discoverOptions(d).SetQuery(conn.PgConn(), true)); err != nil {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		_ = tx.Rollback(cctx)
+		cleanup(ctx, tx.Rollback)
 		return nil, err
 	}
 	return tx, nil
+}
+
+// cleanup runs fn, a close or a rollback once the work is done, even when
+// ctx has ended, for at most cleanupTimeout.
+func cleanup(ctx context.Context, fn func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_ = fn(ctx)
 }
 
 // failure is the problem "source: what: err", with err scrubbed of the
@@ -142,11 +144,7 @@ func queryNames(ctx context.Context, conn *pgx.Conn, d fleet.Defaults, sql, patt
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		_ = tx.Rollback(cctx)
-	}()
+	defer cleanup(ctx, tx.Rollback)
 	rows, err := tx.Query(ctx, sql, pattern)
 	if err != nil {
 		return nil, err
@@ -202,11 +200,7 @@ func discoverQuery(ctx context.Context, conn *pgx.Conn, src fleet.DiscoverySourc
 		r.probs = append(r.probs, failure(src, "cannot start a read-only transaction", err))
 		return r
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		_ = tx.Rollback(cctx)
-	}()
+	defer cleanup(ctx, tx.Rollback)
 	rows, err := tx.Query(ctx, src.Query)
 	if err != nil {
 		r.probs = append(r.probs, failure(src, "the query failed", err))
