@@ -32,7 +32,7 @@ func TestWithDatabase(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := WithDatabase(tt.dsn, tt.db)
 			if err != nil {
-				t.Fatalf("withDatabase: %v", err)
+				t.Fatalf("WithDatabase: %v", err)
 			}
 			if got != tt.want {
 				t.Errorf("WithDatabase(%q, %q)\n got %s\nwant %s", tt.dsn, tt.db, got, tt.want)
