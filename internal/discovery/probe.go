@@ -33,7 +33,7 @@ func ProbeVersions(ctx context.Context, f *fleet.Fleet) []ServerVersion {
 	var order []string
 	servers := map[string]server{}
 	add := func(serverDSN, origin string) {
-		key := dsn.ServerKey(serverDSN)
+		key, _ := dsn.Server(serverDSN)
 		if key == "" {
 			key = "the server of " + origin
 		}

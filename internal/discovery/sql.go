@@ -52,7 +52,7 @@ ORDER BY nspname`
 
 // discoverSource runs one source. Its problems are on the source's line.
 func discoverSource(ctx context.Context, src fleet.DiscoverySource, d fleet.Defaults) found {
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout(d)+2*queryTimeout(d)+cleanupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, d.ConnectBound()+2*queryTimeout(d)+cleanupTimeout)
 	defer cancel()
 	conn, err := connectDiscovery(ctx, src.Server, d)
 	if err != nil {
@@ -69,13 +69,6 @@ func discoverSource(ctx context.Context, src fleet.DiscoverySource, d fleet.Defa
 	}
 }
 
-func connectTimeout(d fleet.Defaults) time.Duration {
-	if d.ConnectTimeout > 0 {
-		return d.ConnectTimeout
-	}
-	return fleet.BuiltinDefaults().ConnectTimeout
-}
-
 func queryTimeout(d fleet.Defaults) time.Duration {
 	if d.StatementTimeout > 0 {
 		return min(d.StatementTimeout, discoverQueryTimeout)
@@ -90,7 +83,7 @@ func queryTimeout(d fleet.Defaults) time.Duration {
 func discoverOptions(d fleet.Defaults) pgsession.Options {
 	return pgsession.Options{
 		AppName:                  discoverAppName,
-		ConnectTimeout:           connectTimeout(d),
+		ConnectTimeout:           d.ConnectBound(),
 		LockTimeout:              d.LockTimeout,
 		StatementTimeout:         queryTimeout(d),
 		IdleInTransactionTimeout: queryTimeout(d),

@@ -55,3 +55,19 @@ func TestWithDatabaseRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestServer(t *testing.T) {
+	tests := []struct{ dsn, server, db string }{
+		{"postgres://u:pw@db1:5433/acme", "db1:5433", "acme"},
+		{"host=db1 dbname=acme user=u", "db1:5432", "acme"},
+		{"postgres://u@[::1]/acme", "[::1]:5432", "acme"},
+		{"host=/var/run/postgresql dbname=acme", "/var/run/postgresql:5432", "acme"},
+		{"postgres://u@h1,h2:5433/acme", "h1:5432", "acme"},
+		{"%%% not a dsn", "", ""},
+	}
+	for _, tt := range tests {
+		if server, db := Server(tt.dsn); server != tt.server || db != tt.db {
+			t.Errorf("Server(%q) = %q, %q; want %q, %q", tt.dsn, server, db, tt.server, tt.db)
+		}
+	}
+}

@@ -147,30 +147,17 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// ServerKey is "host:port" of dsn's first host (a Unix socket directory
-// as "/dir:port"); "" when dsn does not parse.
-func ServerKey(dsn string) string {
+// Server returns "host:port" of dsn's first host (a Unix socket directory
+// as "/dir:port"), which names the server, and the database dsn names;
+// "", "" when dsn does not parse.
+func Server(dsn string) (hostPort, database string) {
 	cfg, err := pgconn.ParseConfig(dsn)
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	return hostPort(cfg)
-}
-
-// DatabaseKey is "host:port/database" of dsn (its first host): it
-// identifies a database, not credentials. "" when dsn does not parse.
-func DatabaseKey(dsn string) string {
-	cfg, err := pgconn.ParseConfig(dsn)
-	if err != nil {
-		return ""
-	}
-	return hostPort(cfg) + "/" + cfg.Database
-}
-
-func hostPort(cfg *pgconn.Config) string {
 	port := strconv.Itoa(int(cfg.Port))
 	if strings.HasPrefix(cfg.Host, "/") {
-		return cfg.Host + ":" + port
+		return cfg.Host + ":" + port, cfg.Database
 	}
-	return net.JoinHostPort(cfg.Host, port)
+	return net.JoinHostPort(cfg.Host, port), cfg.Database
 }

@@ -39,6 +39,16 @@ type Defaults struct {
 	MaxExclusiveRows *int64
 }
 
+// ConnectBound is ConnectTimeout, or the built-in one when that is 0 (no
+// bound of the tool's own): for work that must end even when a connect
+// does not.
+func (d Defaults) ConnectBound() time.Duration {
+	if d.ConnectTimeout > 0 {
+		return d.ConnectTimeout
+	}
+	return BuiltinDefaults().ConnectTimeout
+}
+
 // DefaultRetries is how many more times a target's transaction is tried
 // after a lock timeout or a deadlock when --retries does not say; the
 // fleet file has no setting for it.

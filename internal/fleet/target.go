@@ -56,7 +56,13 @@ func (t Target) QuotedSchema() string {
 // targets with one key may still connect as different users. It returns ""
 // only when the DSN does not parse, which Parse, Single and discovery.Discover rule
 // out.
-func (t Target) DatabaseKey() string { return dsn.DatabaseKey(t.DSN) }
+func (t Target) DatabaseKey() string {
+	server, db := dsn.Server(t.DSN)
+	if server == "" {
+		return ""
+	}
+	return server + "/" + db
+}
 
 // RedactedDSN returns the target's DSN with its passwords replaced by
 // "xxxxx" (see dsn.Redact). It is safe to show.

@@ -72,7 +72,7 @@ func (r *Runner) serverSlots(ctx context.Context, targets []fleet.Target) map[st
 	first := map[string]fleet.Target{}
 	count := map[string]int{}
 	for i, t := range targets {
-		k := dsn.ServerKey(t.DSN)
+		k, _ := dsn.Server(t.DSN)
 		keys[i] = k
 		if _, ok := first[k]; !ok {
 			first[k] = t

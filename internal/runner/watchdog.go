@@ -125,7 +125,7 @@ func (w *watchdog) check(now time.Time) {
 	}
 	w.mu.Unlock()
 	for _, s := range due {
-		state, reached, err := w.r.probe(w.t, s.pid.Load(), min(connectTimeout(w.r.settings), w.stall))
+		state, reached, err := w.r.probe(w.t, s.pid.Load(), min(w.r.settings.ConnectBound(), w.stall))
 		if err == nil && state == "active" {
 			w.mu.Lock()
 			if _, ok := w.sessions[s]; ok {
@@ -177,14 +177,6 @@ FROM pg_catalog.pg_stat_activity WHERE pid = $1`, int64(pid)).Scan(&st, &wait, &
 	}
 	_, _ = sess.conn.ExecContext(ctx, "SELECT pg_terminate_backend($1)", int64(pid))
 	return st, true, nil
-}
-
-// connectTimeout is the run's connect timeout, the built-in one when 0.
-func connectTimeout(s fleet.Defaults) time.Duration {
-	if s.ConnectTimeout > 0 {
-		return s.ConnectTimeout
-	}
-	return fleet.BuiltinDefaults().ConnectTimeout
 }
 
 // budgeted is a context detached from cancellation, for work after the
