@@ -11,6 +11,7 @@ package dsn
 import (
 	"errors"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -106,24 +107,11 @@ func strandedAt(dsn string) bool {
 	return rest[i] != '@' || i != at
 }
 
+// quoted matches what pgconn quotes, "..." (or an unclosed " and the rest).
+var quoted = regexp.MustCompile(`"[^"]*("|$)`)
+
 // unquote replaces every "..." in s by "...", dropping what pgconn quoted.
-func unquote(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(s, '"')
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		j := strings.IndexByte(s[i+1:], '"')
-		if j < 0 {
-			b.WriteString(s[:i+1] + `..."`)
-			return b.String()
-		}
-		b.WriteString(s[:i] + `"..."`)
-		s = s[i+1+j+1:]
-	}
-}
+func unquote(s string) string { return quoted.ReplaceAllLiteralString(s, `"..."`) }
 
 // Oneline is text on one line (runs of whitespace become one space),
 // scrubbed of dsn and its passwords (see Scrub) and cut to n bytes when n is

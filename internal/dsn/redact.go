@@ -1,6 +1,9 @@
 package dsn
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // mask replaces every password this package redacts.
 const mask = "xxxxx"
@@ -103,7 +106,7 @@ func userinfoEnd(rest string) (int, bool) {
 	if last < i {
 		return 0, false
 	}
-	if _, port, ok := strings.Cut(rest[:i], ":"); ok && !allDigits(port) {
+	if _, port, ok := strings.Cut(rest[:i], ":"); ok && (port == "" || strings.Trim(port, "0123456789") != "") {
 		return last, true
 	}
 	return 0, false
@@ -187,10 +190,8 @@ func percentDecode(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] == '%' && i+2 < len(s) {
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if ok1 && ok2 {
-				b.WriteByte(hi<<4 | lo)
+			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(v))
 				i += 2
 				continue
 			}
@@ -216,18 +217,6 @@ func unescapeKeywordValue(s string) string {
 	return b.String()
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
 // indexFold is strings.Index with ASCII case folding (sub must be lower case).
 func indexFold(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
@@ -247,16 +236,4 @@ func indexFold(s, sub string) int {
 		}
 	}
 	return -1
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
