@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/orchestrator-dev/orchestrator/internal/discovery"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/lint"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
@@ -105,7 +106,7 @@ func runValidate(ctx context.Context, o runOptions, vo validateOpts) error {
 		v.Migrations.Layout = string(set.Layout)
 		v.Migrations.Versions = set.Versions()
 		if vo.probe && fl != nil {
-			v.Servers = fleet.ProbeVersions(ctx, fl)
+			v.Servers = discovery.ProbeVersions(ctx, fl)
 			for _, sv := range v.Servers {
 				if sv.Err != "" {
 					v.Findings = append(v.Findings, report.Diagnostic{File: v.Fleet.Label(), Rule: ruleProbe, Severity: report.SeverityError,

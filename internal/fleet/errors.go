@@ -64,6 +64,15 @@ func problem(line int, msg string) report.Diagnostic {
 	return report.Diagnostic{Line: line, Rule: Rule, Severity: report.SeverityError, Message: msg}
 }
 
+// Problemf is the problem on line (0: the whole file) of a fleet file, for
+// the packages that check a fleet beyond its text (discovery).
+func Problemf(line int, format string, args ...any) report.Diagnostic {
+	return problem(line, fmt.Sprintf(format, args...))
+}
+
+// NewError is the *Error of the fleet file at path with problems ps.
+func NewError(path string, ps ...report.Diagnostic) *Error { return newError(path, nil, ps...) }
+
 // newError is the *Error of the file at path with problems ps.
 func newError(path string, cause error, ps ...report.Diagnostic) *Error {
 	file := path

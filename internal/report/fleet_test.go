@@ -11,7 +11,7 @@ import (
 // the rule the runner used, so the barrier between waves agrees with it.
 func TestAllowedAgreesWithFleet(t *testing.T) {
 	for _, s := range []string{"0", "1", "7", "0%", "2%", "12.5%", "50%", "100%"} {
-		b, err := fleet.ParseBudget(s)
+		b, err := fleet.ParseFailureBudget(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -22,7 +22,7 @@ func TestAllowedAgreesWithFleet(t *testing.T) {
 			}
 		}
 	}
-	if _, limited := report.AllowedFor(fleet.Budget{}.String(), 10); limited {
+	if _, limited := report.AllowedFor(fleet.FailureBudget{}.String(), 10); limited {
 		t.Error("an unlimited budget reads as limited")
 	}
 }

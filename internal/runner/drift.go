@@ -79,7 +79,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		}
 	}
 	invalid := batchInvalidOf(ctx, r, targets, known)
-	rep := r.run(ctx, "drift", OneWave(targets, fleet.Budget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+	rep := r.run(ctx, "drift", OneWave(targets, fleet.FailureBudget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		st, ok := known[t.Name]
 		var un *report.Target
 		if ok {

@@ -1,13 +1,10 @@
-package fleet
+package discovery
 
 import (
 	"context"
-	"net"
-	"strconv"
-	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
+	"github.com/orchestrator-dev/orchestrator/internal/dsn"
+	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
@@ -18,17 +15,17 @@ import (
 // server_version_num and closes it. Servers are asked one at a time, in the
 // order the fleet file names them; a server that cannot be asked has Err
 // set, and the others are still asked.
-func ProbeVersions(ctx context.Context, f *Fleet) []report.ServerVersion {
+func ProbeVersions(ctx context.Context, f *fleet.Fleet) []report.ServerVersion {
 	type server struct{ dsn, origin string }
 	var order []string
 	servers := map[string]server{}
-	add := func(dsn, origin string) {
-		key := serverKey(dsn)
+	add := func(serverDSN, origin string) {
+		key, _ := dsn.Server(serverDSN)
 		if key == "" {
 			key = "the server of " + origin
 		}
 		if _, seen := servers[key]; !seen {
-			servers[key] = server{dsn, origin}
+			servers[key] = server{serverDSN, origin}
 			order = append(order, key)
 		}
 	}
@@ -47,7 +44,7 @@ func ProbeVersions(ctx context.Context, f *Fleet) []report.ServerVersion {
 		sv := report.ServerVersion{Server: key, Origin: s.origin, Version: v}
 		if err != nil {
 			sv.Version = 0
-			sv.Err = Target{DSN: s.dsn}.Scrub(strings.Join(strings.Fields(err.Error()), " "))
+			sv.Err = dsn.Oneline(s.dsn, err.Error(), 0)
 		}
 		out = append(out, sv)
 	}
@@ -56,31 +53,13 @@ func ProbeVersions(ctx context.Context, f *Fleet) []report.ServerVersion {
 
 // readServerVersion asks the server behind dsn for server_version_num on a
 // read-only session of its own.
-func readServerVersion(ctx context.Context, dsn string, d Defaults) (int, error) {
-	conn, err := connectDiscovery(ctx, dsn, d)
+func readServerVersion(ctx context.Context, server string, d fleet.Defaults) (int, error) {
+	conn, err := connectDiscovery(ctx, server, d)
 	if err != nil {
 		return 0, err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
+	defer cleanup(ctx, conn.Close)
 	var v int
 	err = conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v)
 	return v, err
-}
-
-// serverKey is "host:port" of dsn's first host; "" when it does not
-// parse (Parse has already refused such a DSN).
-func serverKey(dsn string) string {
-	cfg, err := pgconn.ParseConfig(dsn)
-	if err != nil {
-		return ""
-	}
-	port := strconv.Itoa(int(cfg.Port))
-	if strings.HasPrefix(cfg.Host, "/") {
-		return cfg.Host + ":" + port
-	}
-	return net.JoinHostPort(cfg.Host, port)
 }
