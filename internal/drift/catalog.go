@@ -33,9 +33,9 @@ var ErrNoSchema = errors.New("schema does not exist")
 func catalogSQL(schemas string, withHistory bool) string {
 	history := "NULL::text"
 	if withHistory {
-		history = `CASE WHEN vt.oid IS NOT NULL THEN (
+		history = `CASE WHEN ` + ledger.HasTableSQL("ns.name", ledger.VersionTable) + ` THEN (
 				SELECT x.j FROM XMLTABLE('/table/row' PASSING pg_catalog.query_to_xml(pg_catalog.format(
-					CASE WHEN mt.oid IS NOT NULL THEN ` + quoteLiteral(ledger.HistoryTemplate(true)) + ` ELSE ` + quoteLiteral(ledger.HistoryTemplate(false)) + ` END,
+					CASE WHEN ` + ledger.HasTableSQL("ns.name", ledger.ChecksumTable) + ` THEN ` + quoteLiteral(ledger.HistoryTemplate(true)) + ` ELSE ` + quoteLiteral(ledger.HistoryTemplate(false)) + ` END,
 					ns.name), false, false, '') COLUMNS j text PATH 'j') x) END`
 	}
 	return `WITH
@@ -56,11 +56,9 @@ SELECT json_build_object(
 	'schemas', (SELECT json_agg(json_build_object(
 			'name', ns.name,
 			'qname', ns.qname,
-			'initialized', vt.oid IS NOT NULL,
+			'initialized', ` + ledger.HasTableSQL("ns.name", ledger.VersionTable) + `,
 			'history', ` + history + `))
-		FROM ns
-		LEFT JOIN pg_catalog.pg_class vt ON vt.relnamespace = ns.oid AND vt.relname = '` + ledger.VersionTable + `' AND vt.relkind IN ('r', 'p')
-		LEFT JOIN pg_catalog.pg_class mt ON mt.relnamespace = ns.oid AND mt.relname = '` + ledger.ChecksumTable + `' AND mt.relkind IN ('r', 'p')),
+		FROM ns),
 	'tables', (SELECT json_agg(json_build_object(
 			's', t.s,
 			'name', t.relname,

@@ -98,7 +98,7 @@ func (r *Runner) readInTx(ctx context.Context, sess *session, fn func(*sql.Tx) (
 		return state{applied: map[int64]bool{}}, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "SELECT "+sess.setExprs(true)); err != nil {
+	if _, err := tx.ExecContext(ctx, sess.setQuery(true)); err != nil {
 		return state{applied: map[int64]bool{}}, fmt.Errorf("session settings: %w", err)
 	}
 	return fn(tx)
