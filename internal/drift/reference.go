@@ -232,10 +232,11 @@ func isConnError(err error) bool {
 	return !errors.As(err, &pgErr) && !errors.As(err, &ended)
 }
 
-// applyUps runs the up sections of set's migrations up to version v, in one
-// transaction, except that a migration marked NO TRANSACTION runs on its
-// own, statement by statement: as up runs them, through package apply. The
-// database is thrown away afterwards, so nothing needs undoing on failure.
+// applyUps runs the up sections of set's migrations up to version v as up
+// runs them, through package apply: consecutive transactional migrations in
+// one transaction, a NO TRANSACTION one on its own, statement by statement
+// (CREATE INDEX CONCURRENTLY cannot run in a transaction). The database is
+// thrown away afterwards, so nothing needs undoing on failure.
 func applyUps(ctx context.Context, conn *pgx.Conn, set *source.Set, v int64) error {
 	var ms []*source.Migration
 	for _, m := range set.Migrations {
