@@ -50,7 +50,7 @@ func (r *Runner) Undo(ctx context.Context, targets []fleet.Target, prior []repor
 			todo = append(todo, t)
 		}
 	}
-	return r.run(ctx, "down", OneWave(todo, fleet.Budget{}), func(ctx context.Context, t fleet.Target, log *slog.Logger) report.Target {
+	return r.run(ctx, "down", OneWave(todo, fleet.FailureBudget{}), func(ctx context.Context, t fleet.Target, log *slog.Logger) report.Target {
 		return r.migrateTarget(ctx, t, log, func(st state) ([]step, error) { return r.stepsDown(st, from[t.Name]) })
 	})
 }

@@ -100,12 +100,12 @@ func queryOne(t *testing.T, dsn, q string) int64 {
 func TestStatementEndingTheTransactionStopsTheTarget(t *testing.T) {
 	dsn := newTestDatabase(t)
 	set := handMadeSet("CREATE TABLE before_commit (id int);\nCOMMIT;\nCREATE TABLE after_commit (id int);\n")
-	r, err := New(Options{Set: set, Settings: SettingsFrom(fleet.BuiltinDefaults())})
+	r, err := New(Options{Set: set, Settings: fleet.BuiltinDefaults()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	target := fleet.Target{Name: "t", DSN: dsn, Labels: map[string]string{}}
-	rep := r.Up(context.Background(), OneWave([]fleet.Target{target}, fleet.Budget{}), -1)
+	rep := r.Up(context.Background(), OneWave([]fleet.Target{target}, fleet.FailureBudget{}), -1)
 	res := rep.Targets[0]
 	if res.Status != report.StatusFailed || res.Error == nil || res.Error.Class != ClassTxControl || res.Error.Line != 3 || res.Error.Remedy == "" {
 		t.Fatalf("result = %+v %+v, want failed, class %s at line 3 with a remedy", res, res.Error, ClassTxControl)
@@ -125,7 +125,7 @@ func TestStatementEndingTheTransactionStopsTheTarget(t *testing.T) {
 func TestRehearsalNeverCommits(t *testing.T) {
 	dsn := newTestDatabase(t)
 	set := handMadeSet("CREATE TABLE rehearsed (id int);\nSELECT 1; COMMIT;\n")
-	r, err := New(Options{Set: set, Settings: SettingsFrom(fleet.BuiltinDefaults())})
+	r, err := New(Options{Set: set, Settings: fleet.BuiltinDefaults()})
 	if err != nil {
 		t.Fatal(err)
 	}

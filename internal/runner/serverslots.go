@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"net"
-	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 )
 
@@ -62,16 +60,6 @@ func tooManyConnections(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "53300" || pgErr.Code == "53400")
 }
 
-// serverKey names the server a target lives on (its first host and port);
-// "" when the DSN cannot say.
-func serverKey(t fleet.Target) string {
-	cfg, err := pgx.ParseConfig(t.DSN)
-	if err != nil {
-		return ""
-	}
-	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
-}
-
 // serverSlots caps, per server, how many targets run at once by what the
 // server can still accept: max_connections minus the connections in use and
 // those reserved for superusers. Parallelism above that would only queue
@@ -84,7 +72,7 @@ func (r *Runner) serverSlots(ctx context.Context, targets []fleet.Target) map[st
 	first := map[string]fleet.Target{}
 	count := map[string]int{}
 	for i, t := range targets {
-		k := serverKey(t)
+		k, _ := dsn.Server(t.DSN)
 		keys[i] = k
 		if _, ok := first[k]; !ok {
 			first[k] = t
