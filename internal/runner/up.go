@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orchestrator-dev/orchestrator/internal/apply"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
@@ -186,7 +187,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 
 	status := report.StatusRolledBack
 	var remedy string
-	var ended *TxEndedError
+	var ended *apply.TxEndedError
 	var invalid *InvalidIndexError
 	switch {
 	case errors.As(out.err, &ended):
@@ -411,7 +412,7 @@ func firstNoTx(steps []step) *source.Migration {
 // txEndedRemedy tells a person what a migration that ended the tool's
 // transaction left behind.
 func txEndedRemedy(out outcome) string {
-	var me *MigrationError
+	var me *apply.MigrationError
 	name := "a migration"
 	if errors.As(out.err, &me) {
 		name = me.Migration.Name
