@@ -3,12 +3,12 @@ package apply
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
@@ -17,23 +17,16 @@ import (
 // under CI=true.
 func testConn(t *testing.T) *pgx.Conn {
 	t.Helper()
-	dsn := os.Getenv("ORCH_TEST_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := pgx.ParseConfig(pgtest.Shared(t).DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no PostgreSQL and CI=true: %v", err)
-		}
-		t.Skipf("no PostgreSQL reachable: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
