@@ -13,6 +13,7 @@ import (
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
+	"github.com/orchestrator-dev/orchestrator/internal/schedule"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
@@ -31,13 +32,13 @@ const (
 	ClassConflict         = "conflict"
 	ClassLocked           = "locked"
 	ClassVersion          = "version"
-	ClassHalted           = "halted"
+	ClassHalted           = schedule.ClassHalted
 	ClassCancelled        = "cancelled"
 	ClassTxControl        = "transaction_control"
 	ClassPooler           = "pooler"
 	ClassInvalidIndex     = "invalid_index"
 	ClassStalled          = "stalled"
-	ClassOther            = "other"
+	ClassOther            = schedule.ClassOther
 )
 
 // MigrationError is a failure inside one migration. The PostgreSQL error
