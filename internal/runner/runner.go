@@ -154,19 +154,14 @@ func (r *Runner) run(ctx context.Context, command string, waves []fleet.WaveTarg
 
 // undo brings t back to version from after a halt. When the undo ended
 // before it read the target (interrupted, locked, unreachable), where the
-// target stands is read again, or left unknown with the reason.
-func (r *Runner) undo(ctx context.Context, t fleet.Target, log *slog.Logger, from int64) report.Target {
-	undo := r.migrateTarget(ctx, t, log, func(st state) ([]step, error) { return r.stepsDown(st, from) })
-	if undo.ToVersion == nil {
-		undo.ToVersion, undo.Error = r.rereadVersion(ctx, t, undo.Error)
-	}
-	return undo
-}
-
-// rereadVersion reads a target's version on a fresh session, detached from
+// target stands is read again on a fresh session, detached from
 // cancellation; when that fails too, the version stays unknown and the
 // reason joins the error.
-func (r *Runner) rereadVersion(ctx context.Context, t fleet.Target, e *report.Error) (*int64, *report.Error) {
+func (r *Runner) undo(ctx context.Context, t fleet.Target, log *slog.Logger, from int64) report.Target {
+	undo := r.migrateTarget(ctx, t, log, func(st state) ([]step, error) { return r.stepsDown(st, from) })
+	if undo.ToVersion != nil {
+		return undo
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	sess, err := r.open(rctx, t, true)
@@ -174,14 +169,15 @@ func (r *Runner) rereadVersion(ctx context.Context, t fleet.Target, e *report.Er
 		defer sess.close()
 		var v int64
 		if v, err = currentVersion(rctx, sess.conn); err == nil {
-			return report.V(v), e
+			undo.ToVersion = report.V(v)
+			return undo
 		}
 	}
-	if e == nil {
-		e = &report.Error{Class: ClassOther, Message: "--rollback-on-halt could not roll this target back"}
+	if undo.Error == nil {
+		undo.Error = &report.Error{Class: ClassOther, Message: "--rollback-on-halt could not roll this target back"}
 	}
-	e.Remedy = joinRemedy(e.Remedy, "the target's version could not be read back ("+t.Scrub(err.Error())+"): check "+ledger.VersionTable+" on it")
-	return nil, e
+	undo.Error.Remedy = joinRemedy(undo.Error.Remedy, "the target's version could not be read back ("+t.Scrub(err.Error())+"): check "+ledger.VersionTable+" on it")
+	return undo
 }
 
 // cause is the error to report when ctx ended: the timeout's own cause

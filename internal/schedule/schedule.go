@@ -10,7 +10,6 @@ package schedule
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"runtime/debug"
 	"sync/atomic"
@@ -33,39 +32,48 @@ const (
 // target (and its wave).
 type Func func(ctx context.Context, t fleet.Target, log *slog.Logger) report.Target
 
-// UndoFunc brings t back to version from, and returns that undo's outcome:
-// applied or up_to_date when t is back at from; its ToVersion is where t
-// stands, nil when that is unknown.
-type UndoFunc func(ctx context.Context, t fleet.Target, log *slog.Logger, from int64) report.Target
-
-// Config says how a run is scheduled. Only Parallel is needed; the zero
-// value of every other field means none.
+// Config says how a run is scheduled; a zero field means none.
 type Config struct {
 	Parallel int          // targets in flight at once; 1 when less
 	Observer Observer     // told as targets start and finish
-	Log      *slog.Logger // progress and diagnostics; discarded when nil
-	// Server names the server a target lives on: the targets of one server
-	// share its connection slots. Nil puts every target on one server.
+	Log      *slog.Logger // progress and diagnostics
+	// Server names a target's server: the targets of one server share its
+	// connection slots (at most Free of them run at once; Parallel when
+	// Free is nil or fails, or the server has one target).
 	Server func(fleet.Target) string
-	// Free asks, through t, how many more connections its server accepts.
-	// A server of several targets runs at most that many of them at once;
-	// when Free is nil or fails, Parallel.
-	Free func(ctx context.Context, t fleet.Target) (int, error)
+	Free   func(ctx context.Context, via fleet.Target) (int, error)
 	// Sizes reads the sizes of a wave's targets (by name) for a wave of
 	// order size; a target it leaves out starts after the others.
 	Sizes func(ctx context.Context, targets []fleet.Target) map[string]int64
-	// Undo, when set, runs once a wave halted the rollout, on every target
-	// the run applied, to bring it back to its from_version.
-	Undo UndoFunc
+	// Undo runs, once a wave halted the rollout, on every target the run
+	// applied, to bring it back to version from. Its outcome is applied or
+	// up_to_date when it did; its ToVersion is where t stands, nil when
+	// unknown.
+	Undo func(ctx context.Context, t fleet.Target, log *slog.Logger, from int64) report.Target
 }
 
-// Run schedules fn over the waves' targets, wave after wave, and assembles
-// the report in wave order. Each worker writes only its own slot of a
-// wave's results. Once ctx is cancelled no new target starts (those are
-// reported cancelled); once a wave exceeds its failure budget no new target
-// starts either (skipped), and with Undo what the run applied is undone.
+// Run schedules fn over the waves' targets and assembles the report in
+// wave order. Each worker writes only its own slot of a wave's results.
 func (c Config) Run(ctx context.Context, command string, waves []fleet.WaveTargets, fn Func) *report.Report {
-	c = c.withDefaults()
+	return c.run(ctx, command, waves, fn, "")
+}
+
+// Skip reports every target of waves as skipped for reason, without
+// starting any: a barrier before the waves found an earlier wave over its
+// budget.
+func Skip(command string, waves []fleet.WaveTargets, reason string) *report.Report {
+	return Config{}.run(context.Background(), command, waves, nil, reason)
+}
+
+// run is Run once the rollout halted for the reason halted, if not "".
+func (c Config) run(ctx context.Context, command string, waves []fleet.WaveTargets, fn Func, halted string) *report.Report {
+	c.Parallel = max(c.Parallel, 1)
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
 	started := time.Now()
 	var everyone []fleet.Target
 	for _, w := range waves {
@@ -74,7 +82,6 @@ func (c Config) Run(ctx context.Context, command string, waves []fleet.WaveTarge
 	c.Observer.RunStarted(command, len(everyone))
 	defer c.Observer.RunFinished()
 	slots := c.slots(ctx, everyone)
-	halted := ""
 	var all []report.Target
 	var targets []fleet.Target // parallel to all
 	var results []report.WaveResult
@@ -96,41 +103,21 @@ func (c Config) Run(ctx context.Context, command string, waves []fleet.WaveTarge
 				c.Log.Warn("rollout halted", "wave", w.Wave.Name, "reason", reason)
 			}
 		}
-		results = append(results, waveResult(w, res))
+		results = append(results, report.NewWaveResult(w.Wave.Name, w.Wave.MaxFailures.String(), w.Wave.Order, res))
 		all = append(all, res...)
 		targets = append(targets, w.Targets...)
 	}
 	if halted != "" && c.Undo != nil {
 		c.rollBack(ctx, targets, all, halted)
 	}
-	return assemble(command, started, all, results)
-}
-
-// Skip reports every target of waves as skipped for reason, without
-// starting any: a barrier before the waves found an earlier wave over its
-// budget.
-func Skip(command string, waves []fleet.WaveTargets, reason string) *report.Report {
-	started := time.Now()
-	var all []report.Target
-	var results []report.WaveResult
-	c := Config{}.withDefaults()
-	for _, w := range waves {
-		res := c.notStarted(w, report.StatusSkipped, reason)
-		results = append(results, waveResult(w, res))
-		all = append(all, res...)
+	rep := report.New(command, started, time.Since(started), all)
+	for _, w := range results {
+		if w.Name != "" { // a fleet file's waves, not the one wave of a plain run
+			rep.Waves = results
+			break
+		}
 	}
-	return assemble(command, started, all, results)
-}
-
-func (c Config) withDefaults() Config {
-	c.Parallel = max(c.Parallel, 1)
-	if c.Observer == nil {
-		c.Observer = nopObserver{}
-	}
-	if c.Log == nil {
-		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	return c
+	return rep
 }
 
 // runWave runs one wave's targets and says why the rollout must halt, if it
@@ -271,23 +258,6 @@ func (c Config) rollBack(ctx context.Context, targets []fleet.Target, results []
 		})
 	}
 	_ = g.Wait()
-}
-
-func waveResult(w fleet.WaveTargets, res []report.Target) report.WaveResult {
-	return report.NewWaveResult(w.Wave.Name, w.Wave.MaxFailures.String(), w.Wave.Order, res)
-}
-
-// assemble is the run's report; it records its waves only when they have
-// names (a fleet file's waves), not for the one wave of a plain run.
-func assemble(command string, started time.Time, targets []report.Target, waves []report.WaveResult) *report.Report {
-	rep := report.New(command, started, time.Since(started), targets)
-	for _, w := range waves {
-		if w.Name != "" {
-			rep.Waves = waves
-			break
-		}
-	}
-	return rep
 }
 
 // startedAt is a result's start time as the report shows it.
