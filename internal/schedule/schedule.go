@@ -8,10 +8,12 @@
 package schedule
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -278,4 +280,89 @@ func LogResult(log *slog.Logger, t report.Target) {
 		return
 	}
 	log.Info("target finished", attrs...)
+}
+
+// order puts the wave's targets in the order it asks for and returns the
+// size of each target it read (by name). With OrderSize the smallest start
+// first; a target whose size is unknown starts after the others, in fleet
+// order. OrderName sorts by name; fleet order leaves the wave as it is.
+func (c Config) order(ctx context.Context, w fleet.WaveTargets) (fleet.WaveTargets, map[string]int64) {
+	switch w.Wave.Order {
+	case fleet.OrderName:
+		w.Targets = slices.Clone(w.Targets)
+		slices.SortStableFunc(w.Targets, func(a, b fleet.Target) int { return cmp.Compare(a.Name, b.Name) })
+		return w, nil
+	case fleet.OrderSize:
+	default:
+		return w, nil
+	}
+	var sizes map[string]int64
+	if c.Sizes != nil {
+		sizes = c.Sizes(ctx, w.Targets)
+	}
+	w.Targets = slices.Clone(w.Targets)
+	slices.SortStableFunc(w.Targets, func(a, b fleet.Target) int {
+		sa, okA := sizes[a.Name]
+		sb, okB := sizes[b.Name]
+		switch {
+		case okA && okB:
+			return cmp.Compare(sa, sb)
+		case okA:
+			return -1
+		case okB:
+			return 1
+		}
+		return 0
+	})
+	return w, sizes
+}
+
+// withSizes records in each result the size its wave's order used.
+func withSizes(results []report.Target, sizes map[string]int64) {
+	for i := range results {
+		if n, ok := sizes[results[i].Name]; ok {
+			results[i].SizeBytes = &n
+		}
+	}
+}
+
+// slots caps, per server, how many targets run at once by what the server
+// can still accept (Free), as parallelism above that would only queue on
+// "too many connections" errors: one question per server of several
+// targets, through its first target; a server that cannot be asked keeps
+// the run's parallelism. The result maps each target's name to its
+// server's semaphore.
+func (c Config) slots(ctx context.Context, targets []fleet.Target) map[string]chan struct{} {
+	keys := make([]string, len(targets))
+	var servers []string
+	first := map[string]fleet.Target{}
+	count := map[string]int{}
+	for i, t := range targets {
+		if c.Server != nil {
+			keys[i] = c.Server(t)
+		}
+		k := keys[i]
+		if _, ok := first[k]; !ok {
+			first[k] = t
+			servers = append(servers, k)
+		}
+		count[k]++
+	}
+	perServer := map[string]chan struct{}{}
+	for _, k := range servers {
+		limit := min(c.Parallel, count[k])
+		if count[k] > 1 && c.Free != nil {
+			if free, err := c.Free(ctx, first[k]); err == nil && free < limit {
+				c.Log.Warn("lowering parallelism for a server short of connections",
+					"server", k, "free_connections", free, "parallelism", max(1, free))
+				limit = max(1, free)
+			}
+		}
+		perServer[k] = make(chan struct{}, limit)
+	}
+	slots := make(map[string]chan struct{}, len(targets))
+	for i, t := range targets {
+		slots[t.Name] = perServer[keys[i]]
+	}
+	return slots
 }
