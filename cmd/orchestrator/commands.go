@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/orchestrator-dev/orchestrator/internal/demo"
+	"github.com/orchestrator-dev/orchestrator/internal/discovery"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/progress"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
@@ -122,25 +123,18 @@ func downPrompt(preview *report.Report, to int64) (prompt string, n int) {
 		return b.String(), 0
 	}
 	fmt.Fprintf(&b, "down --to %d will revert %s of %d, running their down sections (the data of what they created goes too):\n",
-		to, plural(n, "target"), len(preview.Targets))
+		to, report.Plural(n, "target"), len(preview.Targets))
 	for _, k := range order {
-		fmt.Fprintf(&b, "  %s at %s → %d: %s\n", plural(counts[k], "target"), k.from, to, k.names)
+		fmt.Fprintf(&b, "  %s at %s → %d: %s\n", report.Plural(counts[k], "target"), k.from, to, k.names)
 	}
 	if already := len(preview.Targets) - n - len(unread); already > 0 {
-		fmt.Fprintf(&b, "  %s already at or below %d\n", plural(already, "target"), to)
+		fmt.Fprintf(&b, "  %s already at or below %d\n", report.Plural(already, "target"), to)
 	}
 	if len(unread) > 0 {
-		fmt.Fprintf(&b, "  %s could not be read now (%s); down will try them too\n", plural(len(unread), "target"), strings.Join(unread, ", "))
+		fmt.Fprintf(&b, "  %s could not be read now (%s); down will try them too\n", report.Plural(len(unread), "target"), strings.Join(unread, ", "))
 	}
 	b.WriteString("Type yes to go ahead: ")
 	return b.String(), n
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // stdinIsTerminal reports whether a person can answer a question.
@@ -308,12 +302,9 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 		}
 		p.to = o.to
 	}
-	parallel := fl.Defaults.Parallelism
-	if o.parallel != 0 {
-		parallel = o.parallel
-	}
-	if parallel < 1 {
-		return nil, usagef("--parallel must be at least 1, got %d", parallel)
+	settings := withFlags(fl.Defaults, o)
+	if settings.Parallelism < 1 {
+		return nil, usagef("--parallel must be at least 1, got %d", settings.Parallelism)
 	}
 	txMode := runner.TxTarget
 	if o.txMode != "" {
@@ -321,9 +312,9 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 			return nil, usageError{"--tx-mode: " + err.Error()}
 		}
 	}
-	budget := fleet.Budget{}
+	budget := fleet.FailureBudget{}
 	if o.maxFailures != "" {
-		if budget, err = fleet.ParseBudget(o.maxFailures); err != nil {
+		if budget, err = fleet.ParseFailureBudget(o.maxFailures); err != nil {
 			return nil, usageError{"--max-failures: " + err.Error()}
 		}
 	}
@@ -346,17 +337,12 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 	}
 	p.runner, err = runner.New(runner.Options{
 		Set:            set,
-		Settings:       settings(fl.Defaults, o),
-		Parallelism:    parallel,
+		Settings:       settings,
 		TxMode:         txMode,
 		Retries:        retries,
 		RollbackOnHalt: o.rollbackHalt,
 		Logger:         newLogger(o),
 		Observer:       newProgress(o),
-		SharedSchemas:  fl.Defaults.SharedSchemas,
-		// keep is the default: where golang-migrate's table exists, it
-		// follows every version change.
-		IgnoreGolangMigrate: fl.Defaults.GolangMigrateTable == fleet.GolangMigrateIgnore,
 	})
 	return p, err
 }
@@ -375,7 +361,7 @@ func resolveFleet(ctx context.Context, o runOptions) (*fleet.Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fl, err = fleet.Discover(ctx, fl); err != nil {
+	if fl, err = discovery.Discover(ctx, fl); err != nil {
 		var fe *fleet.Error
 		if errors.As(err, &fe) {
 			return nil, discoveryError{fe}
@@ -496,8 +482,12 @@ func checkVersion(set *source.Set, v int64) error {
 	return usagef("--to %d: no such version in the migration set (versions: %s)", v, strings.Join(parts, ", "))
 }
 
-func settings(d fleet.Defaults, o runOptions) runner.Settings {
-	s := runner.SettingsFrom(d)
+// withFlags is d with the flags that override the fleet's defaults applied.
+func withFlags(d fleet.Defaults, o runOptions) fleet.Defaults {
+	s := d
+	if o.parallel != 0 {
+		s.Parallelism = o.parallel
+	}
 	for name, v := range o.durations {
 		switch name {
 		case flagLockTimeout:

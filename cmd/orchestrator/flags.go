@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
@@ -79,18 +80,37 @@ func offlineFlags() []cli.Flag {
 }
 
 func commonFlags() []cli.Flag {
+	b := fleet.BuiltinDefaults()
+	// The help shows the fleet file's key and the built-in value of each.
+	fromFleet := func(key string, d time.Duration) string {
+		return "fleet's " + key + ", else " + shortDuration(d)
+	}
 	return append(offlineFlags(),
 		allFlag(),
-		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, DefaultText: "the fleet's parallelism, else 8", Usage: "targets in flight at once"},
+		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, DefaultText: fmt.Sprintf("the fleet's parallelism, else %d", b.Parallelism), Usage: "targets in flight at once"},
 		&cli.StringFlag{Name: "report", EnvVars: []string{"ORCH_REPORT"}, Usage: "also write the JSON report to this file"},
-		&cli.DurationFlag{Name: flagLockTimeout, DefaultText: "fleet's lock_timeout, else 5s", Usage: "PostgreSQL lock_timeout for each statement"},
-		&cli.DurationFlag{Name: flagStatementTimeout, DefaultText: "fleet's statement_timeout, else 30m", Usage: "PostgreSQL statement_timeout"},
-		&cli.DurationFlag{Name: flagConnectTimeout, DefaultText: "fleet's connect_timeout, else 10s", Usage: "time to connect to a target"},
-		&cli.DurationFlag{Name: flagLockWait, DefaultText: "fleet's lock_wait, else 30s", Usage: "how long to wait for a target held by another run, then report it locked"},
-		&cli.DurationFlag{Name: flagTimeout, DefaultText: "fleet's timeout, else none", Usage: "whole time budget per target, read-back included"},
-		&cli.DurationFlag{Name: flagStallTimeout, DefaultText: "fleet's stall_timeout, else 60s",
+		&cli.DurationFlag{Name: flagLockTimeout, DefaultText: fromFleet("lock_timeout", b.LockTimeout), Usage: "PostgreSQL lock_timeout for each statement"},
+		&cli.DurationFlag{Name: flagStatementTimeout, DefaultText: fromFleet("statement_timeout", b.StatementTimeout), Usage: "PostgreSQL statement_timeout"},
+		&cli.DurationFlag{Name: flagConnectTimeout, DefaultText: fromFleet("connect_timeout", b.ConnectTimeout), Usage: "time to connect to a target"},
+		&cli.DurationFlag{Name: flagLockWait, DefaultText: fromFleet("lock_wait", b.LockWait), Usage: "how long to wait for a target held by another run, then report it locked"},
+		&cli.DurationFlag{Name: flagTimeout, DefaultText: fromFleet("timeout", b.Timeout), Usage: "whole time budget per target, read-back included"},
+		&cli.DurationFlag{Name: flagStallTimeout, DefaultText: fromFleet("stall_timeout", b.StallTimeout),
 			Usage: "no bytes from a waited-for server this long: ask the server over a second connection, and give up on a stalled path"},
 	)
+}
+
+// shortDuration writes d as a fleet file would: "none" for 0, whole
+// minutes above one minute as "30m", whole seconds as "60s".
+func shortDuration(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "none"
+	case d > time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
 }
 
 // rolloutFlags are the flags of commands that change targets.
@@ -99,7 +119,7 @@ func rolloutFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tx-mode", Value: "target", Usage: "target: all of a target's migrations in one transaction; migration: one transaction each, as goose does"},
 		&cli.StringFlag{Name: "max-failures", Usage: "halt the run after more than this many failed targets: a count or a percentage like 2% (runs without waves)"},
 		&cli.BoolFlag{Name: "rollback-on-halt", Usage: "when the rollout halts, roll back the targets this run already applied"},
-		&cli.IntFlag{Name: "retries", Value: 2, Usage: "extra attempts of a target's transaction after a lock timeout or deadlock"},
+		&cli.IntFlag{Name: "retries", Value: fleet.DefaultRetries, Usage: "extra attempts of a target's transaction after a lock timeout or deadlock"},
 	}
 }
 

@@ -100,6 +100,76 @@ func TestValidateFormats(t *testing.T) {
 	})
 }
 
+// TestValidateJUnitFleetAndSet: validate --format junit on a fleet file
+// with an error and a migration set with an error and warnings is one XML
+// suite where every diagnostic is a test case named by its file:line, the
+// errors failing (the fleet's and the lint's), the warnings passing unless
+// --strict; the exit code stays 2.
+func TestValidateJUnitFleetAndSet(t *testing.T) {
+	dir := writeValidateDir(t, lintSet)
+	fleetPath := filepath.Join(t.TempDir(), "fleet.yaml")
+	// Line 4 names a target without a dsn.
+	fleetText := "targets:\n  - name: acme\n    dsn: postgres://postgres@127.0.0.1:1/acme\n  - name: globex\n"
+	if err := os.WriteFile(fleetPath, []byte(fleetText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type junitCase struct {
+		Name      string    `xml:"name,attr"`
+		Failure   *struct{} `xml:"failure"`
+		SystemOut string    `xml:"system-out"`
+	}
+	for _, strict := range []bool{false, true} {
+		o, stdout, _ := validateOptions()
+		o.migrationsDir, o.fleetPath, o.format = dir, fleetPath, "junit"
+		if code := validateExit(runValidate(context.Background(), o, validateOpts{strict: strict})); code != exitUsage {
+			t.Fatalf("strict=%v: exit %d, want %d", strict, code, exitUsage)
+		}
+		var doc struct {
+			XMLName  xml.Name `xml:"testsuites"`
+			Failures int      `xml:"failures,attr"`
+			Suites   []struct {
+				Cases []junitCase `xml:"testcase"`
+			} `xml:"testsuite"`
+		}
+		if err := xml.Unmarshal(stdout.Bytes(), &doc); err != nil {
+			t.Fatalf("strict=%v: not XML: %v\n%s", strict, err, stdout)
+		}
+		if len(doc.Suites) != 1 {
+			t.Fatalf("strict=%v: %d suites\n%s", strict, len(doc.Suites), stdout)
+		}
+		cases := map[string]junitCase{}
+		for _, c := range doc.Suites[0].Cases {
+			cases[c.Name] = c
+		}
+		fails := func(name string) bool {
+			c, ok := cases[name]
+			if !ok {
+				t.Errorf("strict=%v: no test case %q in\n%s", strict, name, stdout)
+			}
+			return c.Failure != nil
+		}
+		if !fails(fleetPath + ":4 fleet") {
+			t.Errorf("strict=%v: the fleet file's error is not a failure", strict)
+		}
+		if !fails(filepath.Join(dir, "003_concurrently.sql") + ":2 concurrently-in-transaction") {
+			t.Errorf("strict=%v: the lint error is not a failure", strict)
+		}
+		if got := fails(filepath.Join(dir, "002_index.sql") + ":2 index-not-concurrent"); got != strict {
+			t.Errorf("strict=%v: the warning fails: %v", strict, got)
+		}
+		if fails(filepath.Join(dir, "004_notx.sql")+":3 no-transaction-splits-batch") || cases[filepath.Join(dir, "004_notx.sql")+":3 no-transaction-splits-batch"].SystemOut == "" {
+			t.Errorf("strict=%v: the note fails or loses its message", strict)
+		}
+		wantFail := 2 // the fleet's error and the lint's
+		if strict {
+			wantFail += len(lintSetWant) - 1 // and every warning
+		}
+		if len(cases) != len(lintSetWant)+2 || doc.Failures != wantFail {
+			t.Errorf("strict=%v: %d cases, %d failures; want %d and %d\n%s", strict, len(cases), doc.Failures, len(lintSetWant)+2, wantFail, stdout)
+		}
+	}
+}
+
 // TestValidateSince: --since V lints only the migrations after V.
 func TestValidateSince(t *testing.T) {
 	dir := writeValidateDir(t, lintSet)

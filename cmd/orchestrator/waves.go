@@ -114,7 +114,7 @@ func waveToRun(o runOptions, p *prepared) (fleet.WaveTargets, error) {
 		}
 	}
 	if o.maxFailures != "" {
-		b, err := fleet.ParseBudget(o.maxFailures)
+		b, err := fleet.ParseFailureBudget(o.maxFailures)
 		if err != nil {
 			return w, usageError{"--max-failures: " + err.Error()}
 		}

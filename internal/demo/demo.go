@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
@@ -114,9 +114,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	ro := o.Runner
 	ro.Set = o.Set
-	ro.Parallelism = fl.Defaults.Parallelism
-	ro.Settings = runner.SettingsFrom(fl.Defaults)
-	ro.SharedSchemas = fl.Defaults.SharedSchemas
+	ro.Settings = fl.Defaults
 	r, err := runner.New(ro)
 	if err != nil {
 		return err
@@ -249,32 +247,21 @@ func writeFleet(server, dir, prefix string) (path, shown string, err error) {
 	b.WriteString(header)
 	redacted.WriteString(header)
 	for i, t := range Tenants {
-		dsn, err := withDatabase(server, prefix+t)
+		tenant, err := dsn.WithDatabase(server, prefix+t)
 		if err != nil {
-			return "", "", err
+			return "", "", fmt.Errorf("demo: DATABASE_URL: %w", err)
 		}
 		tier := "standard"
 		if i == 0 {
 			tier = "canary"
 		}
 		entry := "  - name: %s\n    dsn: %s\n    labels: {tier: %s}\n"
-		fmt.Fprintf(&b, entry, t, dsn, tier)
-		fmt.Fprintf(&redacted, entry, t, fleet.RedactDSN(dsn), tier)
+		fmt.Fprintf(&b, entry, t, tenant, tier)
+		fmt.Fprintf(&redacted, entry, t, dsn.Redact(tenant), tier)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
 	path = filepath.Join(dir, "fleet.yaml")
 	return path, redacted.String(), os.WriteFile(path, []byte(b.String()), 0o600)
-}
-
-// withDatabase returns server with its database replaced. Only URL-form
-// connection strings are supported here; the demo's own default is one.
-func withDatabase(server, db string) (string, error) {
-	u, err := url.Parse(server)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", fmt.Errorf("demo: DATABASE_URL must be a postgres:// URL")
-	}
-	u.Path = "/" + db
-	return u.String(), nil
 }

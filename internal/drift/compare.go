@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // Compare returns the schema findings of actual against expected: each
@@ -18,7 +20,7 @@ import (
 // several ways has one finding per way. What follows from another finding
 // is left out: the columns of a missing table, the index enforcing a
 // missing constraint, the sequence of a missing column.
-func Compare(actual, expected *Snapshot) []Finding {
+func Compare(actual, expected *Snapshot) []report.Finding {
 	actual, expected = orEmpty(actual), orEmpty(expected)
 	var d differ
 	eachPair(&d, actual.Tables, expected.Tables, func(name string, _ *Table) string { return "table " + name },
@@ -67,10 +69,10 @@ func hasColumn(s *Snapshot, ownedBy string) bool {
 }
 
 // differ collects findings.
-type differ struct{ fs []Finding }
+type differ struct{ fs []report.Finding }
 
 func (d *differ) add(object, detail string) {
-	d.fs = append(d.fs, Finding{Kind: KindSchema, Object: object, Detail: detail})
+	d.fs = append(d.fs, report.Finding{Kind: KindSchema, Object: object, Detail: detail})
 }
 
 // field adds "<label> <actual>, expected <expected>" when they differ.

@@ -1,8 +1,8 @@
 // Package drift inspects a target's schema and version history and compares
 // them with what the migration set says they should be.
 //
-// It finds three kinds of drift, each reported as a [Finding] that names the
-// object and says how it differs:
+// It finds three kinds of drift, each reported as a [report.Finding] that
+// names the object and says how it differs:
 //
 //   - version drift ([VersionFindings]): versions pending, applied versions
 //     the set does not have, gaps below the current version, a target never

@@ -3,21 +3,9 @@ package drift
 import (
 	"cmp"
 	"slices"
-)
 
-// Finding is one difference between a target and what it should be.
-type Finding struct {
-	// Kind is one of the Kind constants.
-	Kind string `json:"kind"`
-	// Object names the thing that differs: "column users.nickname",
-	// "index api_keys.idx_api_keys_key_prefix", "version 3",
-	// "table " + ledger.VersionTable.
-	Object string `json:"object"`
-	// Detail says how it differs: "unexpected", "missing",
-	// "type text, expected character varying(512)",
-	// "on delete cascade, expected set null".
-	Detail string `json:"detail"`
-}
+	"github.com/orchestrator-dev/orchestrator/internal/report"
+)
 
 // Kinds of finding.
 const (
@@ -47,19 +35,10 @@ const (
 	KindInvalidIndex = "invalid_index"
 )
 
-// String formats f the way an operator would write it:
-// "index api_keys.idx_api_keys_key_prefix missing".
-func (f Finding) String() string {
-	if f.Detail == "" {
-		return f.Object
-	}
-	return f.Object + " " + f.Detail
-}
-
 // sortFindings orders findings by object, then detail, so that reports are
 // stable from run to run.
-func sortFindings(fs []Finding) {
-	slices.SortFunc(fs, func(a, b Finding) int {
+func sortFindings(fs []report.Finding) {
+	slices.SortFunc(fs, func(a, b report.Finding) int {
 		return cmp.Or(cmp.Compare(a.Object, b.Object), cmp.Compare(a.Detail, b.Detail), cmp.Compare(a.Kind, b.Kind))
 	})
 }

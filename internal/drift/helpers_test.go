@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 	"github.com/orchestrator-dev/orchestrator/migrations"
 )
@@ -180,7 +181,7 @@ func snapshotOf(t testing.TB, conn *pgx.Conn, schema string) *Snapshot {
 }
 
 // findingStrings formats findings for comparison.
-func findingStrings(fs []Finding) []string {
+func findingStrings(fs []report.Finding) []string {
 	out := make([]string, len(fs))
 	for i, f := range fs {
 		out[i] = f.String()

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
@@ -21,7 +22,7 @@ type PeerResult struct {
 	Tie bool `json:"tie"`
 	// Findings holds the findings of each target whose schema differs from
 	// the baseline's; targets that match it have no entry.
-	Findings map[string][]Finding `json:"findings"`
+	Findings map[string][]report.Finding `json:"findings"`
 }
 
 // Peers compares the snapshots of targets at the same version (by target
@@ -57,7 +58,7 @@ func Peers(snaps map[string]*Snapshot) PeerResult {
 		}
 		g.names = append(g.names, name)
 	}
-	res := PeerResult{Findings: map[string][]Finding{}}
+	res := PeerResult{Findings: map[string][]report.Finding{}}
 	if len(groups) == 0 {
 		return res
 	}
@@ -82,12 +83,12 @@ func Peers(snaps map[string]*Snapshot) PeerResult {
 // ready to use; it is safe for concurrent use.
 type Comparer struct {
 	mu   sync.Mutex
-	memo map[[2]string][]Finding
+	memo map[[2]string][]report.Finding
 }
 
 // Compare returns Compare(actual, expected), from memory when it can. The
 // caller may modify the slice it gets.
-func (c *Comparer) Compare(actual, expected *Snapshot) []Finding {
+func (c *Comparer) Compare(actual, expected *Snapshot) []report.Finding {
 	key := [2]string{actual.Fingerprint(), expected.Fingerprint()}
 	c.mu.Lock()
 	fs, ok := c.memo[key]
@@ -96,7 +97,7 @@ func (c *Comparer) Compare(actual, expected *Snapshot) []Finding {
 		fs = Compare(actual, expected)
 		c.mu.Lock()
 		if c.memo == nil {
-			c.memo = map[[2]string][]Finding{}
+			c.memo = map[[2]string][]report.Finding{}
 		}
 		c.memo[key] = fs
 		c.mu.Unlock()
@@ -109,7 +110,7 @@ func (c *Comparer) Compare(actual, expected *Snapshot) []Finding {
 // findings against expected, the schema the set produces at st.Version
 // (from a Reference, or from peers). A nil expected leaves the schema
 // unchecked.
-func (c *Comparer) Check(set *source.Set, st *State, expected *Snapshot) []Finding {
+func (c *Comparer) Check(set *source.Set, st *State, expected *Snapshot) []report.Finding {
 	fs := VersionFindings(set, st.Initialized, st.Applied)
 	if expected != nil && st.Initialized {
 		fs = append(fs, c.Compare(st.Snapshot, expected)...)

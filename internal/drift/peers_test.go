@@ -3,6 +3,8 @@ package drift
 import (
 	"slices"
 	"testing"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // TestPeerFindingsDatabases migrates four databases alike and tampers one:
@@ -19,7 +21,7 @@ func TestPeerFindingsDatabases(t *testing.T) {
 	}
 
 	res := Peers(snaps)
-	want := map[string][]Finding{"hooli": {{KindSchema, "index api_keys.idx_api_keys_key_prefix", "missing"}}}
+	want := map[string][]report.Finding{"hooli": {{Kind: KindSchema, Object: "index api_keys.idx_api_keys_key_prefix", Detail: "missing"}}}
 	if !equalFindings(res.Findings, want) {
 		t.Errorf("Peers findings = %v, want %v", res.Findings, want)
 	}
@@ -107,7 +109,7 @@ func TestComparer(t *testing.T) {
 	}
 }
 
-func equalFindings(a, b map[string][]Finding) bool {
+func equalFindings(a, b map[string][]report.Finding) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/orchestrator-dev/orchestrator/internal/ledger"
-
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
@@ -37,9 +37,9 @@ func ReadHistory(ctx context.Context, q Querier, schema string) (initialized boo
 //
 // Version 0, goose's marker row, is ignored. Findings are ordered by
 // version.
-func VersionFindings(set *source.Set, initialized bool, applied []Applied) []Finding {
+func VersionFindings(set *source.Set, initialized bool, applied []Applied) []report.Finding {
 	if !initialized {
-		return []Finding{{Kind: KindUninitialized, Object: "table " + ledger.VersionTable, Detail: "missing: the target was never migrated"}}
+		return []report.Finding{{Kind: KindUninitialized, Object: "table " + ledger.VersionTable, Detail: "missing: the target was never migrated"}}
 	}
 	byVersion := make(map[int64]Applied, len(applied))
 	var current int64
@@ -65,26 +65,26 @@ func VersionFindings(set *source.Set, initialized bool, applied []Applied) []Fin
 	}
 	slices.Sort(versions)
 
-	var fs []Finding
+	var fs []report.Finding
 	for _, v := range versions {
 		object := fmt.Sprintf("version %d", v)
 		a, isApplied := byVersion[v]
 		m, inSet := set.Find(v)
 		switch {
 		case !inSet:
-			fs = append(fs, Finding{Kind: KindUnknownVersion, Object: object, Detail: "applied, but not in the migration set"})
+			fs = append(fs, report.Finding{Kind: KindUnknownVersion, Object: object, Detail: "applied, but not in the migration set"})
 		case !isApplied && v > current:
-			fs = append(fs, Finding{Kind: KindPending, Object: object, Detail: fmt.Sprintf("pending (%s)", m.Name)})
+			fs = append(fs, report.Finding{Kind: KindPending, Object: object, Detail: fmt.Sprintf("pending (%s)", m.Name)})
 		case !isApplied:
-			fs = append(fs, Finding{Kind: KindGap, Object: object,
+			fs = append(fs, report.Finding{Kind: KindGap, Object: object,
 				Detail: fmt.Sprintf("not applied, below current version %d (%s)", current, m.Name)})
 		case a.HasChecksum:
 			if a.UpSHA256 != m.UpSHA256 {
-				fs = append(fs, Finding{Kind: KindChecksum, Object: object,
+				fs = append(fs, report.Finding{Kind: KindChecksum, Object: object,
 					Detail: fmt.Sprintf("up section changed since it was applied (%s)", m.Name)})
 			}
 			if a.DownSHA256 != m.DownSHA256 {
-				fs = append(fs, Finding{Kind: KindChecksum, Object: object,
+				fs = append(fs, report.Finding{Kind: KindChecksum, Object: object,
 					Detail: fmt.Sprintf("down section changed since it was applied (%s)", m.Name)})
 			}
 		}

@@ -3,6 +3,8 @@ package drift
 import (
 	"slices"
 	"testing"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 func TestVersionFindings(t *testing.T) {
@@ -28,21 +30,21 @@ func TestVersionFindings(t *testing.T) {
 		name        string
 		initialized bool
 		applied     []Applied
-		want        []Finding
+		want        []report.Finding
 	}{
 		{
 			name: "uninitialized",
-			want: []Finding{{KindUninitialized, "table goose_db_version", "missing: the target was never migrated"}},
+			want: []report.Finding{{Kind: KindUninitialized, Object: "table goose_db_version", Detail: "missing: the target was never migrated"}},
 		},
 		{
 			name:        "initialized, nothing applied",
 			initialized: true,
 			applied:     []Applied{{Version: 0}},
-			want: []Finding{
-				{KindPending, "version 1", "pending (001_create_users_table)"},
-				{KindPending, "version 2", "pending (002_create_api_keys_table)"},
-				{KindPending, "version 3", "pending (003_create_sessions_table)"},
-				{KindPending, "version 4", "pending (004_create_usage_records_table)"},
+			want: []report.Finding{
+				{Kind: KindPending, Object: "version 1", Detail: "pending (001_create_users_table)"},
+				{Kind: KindPending, Object: "version 2", Detail: "pending (002_create_api_keys_table)"},
+				{Kind: KindPending, Object: "version 3", Detail: "pending (003_create_sessions_table)"},
+				{Kind: KindPending, Object: "version 4", Detail: "pending (004_create_usage_records_table)"},
 			},
 		},
 		{
@@ -59,46 +61,46 @@ func TestVersionFindings(t *testing.T) {
 			name:        "behind",
 			initialized: true,
 			applied:     []Applied{ok(1), ok(2)},
-			want: []Finding{
-				{KindPending, "version 3", "pending (003_create_sessions_table)"},
-				{KindPending, "version 4", "pending (004_create_usage_records_table)"},
+			want: []report.Finding{
+				{Kind: KindPending, Object: "version 3", Detail: "pending (003_create_sessions_table)"},
+				{Kind: KindPending, Object: "version 4", Detail: "pending (004_create_usage_records_table)"},
 			},
 		},
 		{
 			name:        "gap",
 			initialized: true,
 			applied:     []Applied{ok(1), ok(3), ok(4)},
-			want:        []Finding{{KindGap, "version 2", "not applied, below current version 4 (002_create_api_keys_table)"}},
+			want:        []report.Finding{{Kind: KindGap, Object: "version 2", Detail: "not applied, below current version 4 (002_create_api_keys_table)"}},
 		},
 		{
 			name:        "unknown versions",
 			initialized: true,
 			applied:     []Applied{ok(1), ok(2), ok(3), ok(4), {Version: 20240101}, {Version: 5, HasChecksum: true}},
-			want: []Finding{
-				{KindUnknownVersion, "version 5", "applied, but not in the migration set"},
-				{KindUnknownVersion, "version 20240101", "applied, but not in the migration set"},
+			want: []report.Finding{
+				{Kind: KindUnknownVersion, Object: "version 5", Detail: "applied, but not in the migration set"},
+				{Kind: KindUnknownVersion, Object: "version 20240101", Detail: "applied, but not in the migration set"},
 			},
 		},
 		{
 			name:        "unknown version makes the rest gaps",
 			initialized: true,
 			applied:     []Applied{ok(1), {Version: 7}},
-			want: []Finding{
-				{KindGap, "version 2", "not applied, below current version 7 (002_create_api_keys_table)"},
-				{KindGap, "version 3", "not applied, below current version 7 (003_create_sessions_table)"},
-				{KindGap, "version 4", "not applied, below current version 7 (004_create_usage_records_table)"},
-				{KindUnknownVersion, "version 7", "applied, but not in the migration set"},
+			want: []report.Finding{
+				{Kind: KindGap, Object: "version 2", Detail: "not applied, below current version 7 (002_create_api_keys_table)"},
+				{Kind: KindGap, Object: "version 3", Detail: "not applied, below current version 7 (003_create_sessions_table)"},
+				{Kind: KindGap, Object: "version 4", Detail: "not applied, below current version 7 (004_create_usage_records_table)"},
+				{Kind: KindUnknownVersion, Object: "version 7", Detail: "applied, but not in the migration set"},
 			},
 		},
 		{
 			name:        "edited up and down",
 			initialized: true,
 			applied:     []Applied{ok(1), edited(ok(2), true, false), edited(ok(3), false, true), edited(ok(4), true, true)},
-			want: []Finding{
-				{KindChecksum, "version 2", "up section changed since it was applied (002_create_api_keys_table)"},
-				{KindChecksum, "version 3", "down section changed since it was applied (003_create_sessions_table)"},
-				{KindChecksum, "version 4", "up section changed since it was applied (004_create_usage_records_table)"},
-				{KindChecksum, "version 4", "down section changed since it was applied (004_create_usage_records_table)"},
+			want: []report.Finding{
+				{Kind: KindChecksum, Object: "version 2", Detail: "up section changed since it was applied (002_create_api_keys_table)"},
+				{Kind: KindChecksum, Object: "version 3", Detail: "down section changed since it was applied (003_create_sessions_table)"},
+				{Kind: KindChecksum, Object: "version 4", Detail: "up section changed since it was applied (004_create_usage_records_table)"},
+				{Kind: KindChecksum, Object: "version 4", Detail: "down section changed since it was applied (004_create_usage_records_table)"},
 			},
 		},
 		{
@@ -110,11 +112,11 @@ func TestVersionFindings(t *testing.T) {
 			name:        "checksum and pending together",
 			initialized: true,
 			applied:     []Applied{edited(ok(1), true, false)},
-			want: []Finding{
-				{KindChecksum, "version 1", "up section changed since it was applied (001_create_users_table)"},
-				{KindPending, "version 2", "pending (002_create_api_keys_table)"},
-				{KindPending, "version 3", "pending (003_create_sessions_table)"},
-				{KindPending, "version 4", "pending (004_create_usage_records_table)"},
+			want: []report.Finding{
+				{Kind: KindChecksum, Object: "version 1", Detail: "up section changed since it was applied (001_create_users_table)"},
+				{Kind: KindPending, Object: "version 2", Detail: "pending (002_create_api_keys_table)"},
+				{Kind: KindPending, Object: "version 3", Detail: "pending (003_create_sessions_table)"},
+				{Kind: KindPending, Object: "version 4", Detail: "pending (004_create_usage_records_table)"},
 			},
 		},
 	}
@@ -130,13 +132,13 @@ func TestVersionFindings(t *testing.T) {
 
 func TestFindingString(t *testing.T) {
 	tests := []struct {
-		f    Finding
+		f    report.Finding
 		want string
 	}{
-		{Finding{KindSchema, "index api_keys.idx_api_keys_key_prefix", "missing"}, "index api_keys.idx_api_keys_key_prefix missing"},
-		{Finding{KindSchema, "column sessions.user_agent", "type text, expected character varying(512)"},
+		{report.Finding{Kind: KindSchema, Object: "index api_keys.idx_api_keys_key_prefix", Detail: "missing"}, "index api_keys.idx_api_keys_key_prefix missing"},
+		{report.Finding{Kind: KindSchema, Object: "column sessions.user_agent", Detail: "type text, expected character varying(512)"},
 			"column sessions.user_agent type text, expected character varying(512)"},
-		{Finding{Kind: KindSchema, Object: "table users"}, "table users"},
+		{report.Finding{Kind: KindSchema, Object: "table users"}, "table users"},
 	}
 	for _, tt := range tests {
 		if got := tt.f.String(); got != tt.want {

@@ -2,10 +2,102 @@ package fleet
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
+
+// DiscoverySource is one entry of a fleet file's discover list: a server
+// on which discovery.Discover finds targets. Exactly one of Databases, Schemas and
+// Query is set. Server is a secret, like Target.DSN: never print it. Nothing
+// modifies a DiscoverySource after Parse, so it is safe for concurrent reads.
+type DiscoverySource struct {
+	Name   string // the entry's name, for messages; "" when it has none (see Label)
+	Index  int    // position in the discover list
+	Line   int    // line of the entry in the fleet file
+	Origin string // where it was defined, e.g. "fleet.yaml:14"
+	Server string // ${VAR}-expanded DSN of the server; never print it
+
+	// Databases is a LIKE pattern over the server's database names: one
+	// target per match, named after the database, its DSN the server's with
+	// the database swapped in. Templates, databases that refuse connections
+	// and maintenance databases (postgres, rdsadmin, ...) never match.
+	Databases string
+	// Schemas is a LIKE pattern over the schema names of the server's
+	// database (schema-per-tenant): one target per match, named after the
+	// schema, with Schema set and the server's DSN. System schemas never
+	// match.
+	Schemas string
+	// Query is SQL run on the server (a catalog database) in a read-only
+	// transaction: one target per row, from the columns name and dsn (text)
+	// and optionally labels (a jsonb object of strings, or text
+	// "k=v,k=v"). Row values are data: ${VAR} is not expanded in them.
+	Query string
+
+	// Labels are given to every target the source finds (a query row's own
+	// labels win over them). Never nil.
+	Labels map[string]string
+}
+
+// Kind returns "databases", "schemas" or "query".
+func (s DiscoverySource) Kind() string {
+	switch {
+	case s.Databases != "":
+		return "databases"
+	case s.Schemas != "":
+		return "schemas"
+	default:
+		return "query"
+	}
+}
+
+// Label names the source in messages: `discover[0] (databases tenant_%)`,
+// or `discover "cluster-a" (databases tenant_%)` when it has a name. It is
+// safe to show: it never holds the server DSN or the query.
+func (s DiscoverySource) Label() string {
+	if s.Name != "" {
+		return fmt.Sprintf("discover %q (%s)", s.Name, s.describe())
+	}
+	return fmt.Sprintf("discover[%d] (%s)", s.Index, s.describe())
+}
+
+// describe is what the source looks for: "databases tenant_%",
+// "schemas tenant_%" or "query".
+func (s DiscoverySource) describe() string {
+	switch {
+	case s.Databases != "":
+		return "databases " + showPattern(s.Databases)
+	case s.Schemas != "":
+		return "schemas " + showPattern(s.Schemas)
+	default:
+		return "query"
+	}
+}
+
+// TargetOrigin is the Origin of a target the source found, e.g.
+// "fleet.yaml:14 (databases tenant_%)" or "fleet.yaml:20 (tenants: query row 3)".
+func (s DiscoverySource) TargetOrigin(row int) string {
+	what := s.describe()
+	if row > 0 {
+		what += " row " + strconv.Itoa(row)
+	}
+	if s.Name != "" {
+		what = s.Name + ": " + what
+	}
+	return s.Origin + " (" + what + ")"
+}
+
+// showPattern returns p as written when that reads unambiguously in a
+// message, else quoted; long patterns are cut.
+func showPattern(p string) string {
+	p = truncate(p, 60)
+	if strings.ContainsFunc(p, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '"' }) {
+		return strconv.Quote(p)
+	}
+	return p
+}
 
 func discoverKeys() []string {
 	return []string{"name", "server", "databases", "schemas", "query", "labels"}
@@ -72,7 +164,7 @@ func (w *walker) source(i int, item *yaml.Node) (s DiscoverySource, nameLine int
 			if item.Kind != yaml.AliasNode {
 				nameLine = f.val.Line
 			}
-			if why := checkName(name); why != "" {
+			if why := CheckName(name); why != "" {
 				w.probs.addf(f.val.Line, "%s.name %s", path, why)
 			} else {
 				s.Name = name
@@ -86,20 +178,14 @@ func (w *walker) source(i int, item *yaml.Node) (s DiscoverySource, nameLine int
 
 	if f, found := fields["server"]; !found {
 		w.probs.addf(line, "%s has no server (the DSN of the PostgreSQL server to discover targets on)", subject)
-	} else if dsn, ok := w.scalar(f.val, path+".server", "a string", true); ok {
-		if strings.TrimSpace(dsn) == "" {
-			w.probs.addf(f.val.Line, "%s: server is empty", subject)
-		} else if _, msg := parseDSN(dsn); msg != "" {
-			w.probs.addf(f.val.Line, "%s: server %s", subject, msg)
-		} else {
-			s.Server = dsn
-		}
+	} else {
+		s.Server = w.dsn(f, path, subject, "server", "")
 	}
 
 	w.sourceKind(&s, fields, path, subject, line)
 
 	if f, found := fields["labels"]; found {
-		w.labels(f.val, path+".labels", s.Labels, checkLabelKey)
+		w.labels(f.val, path+".labels", s.Labels, CheckLabelKey)
 	}
 	return s, nameLine, len(w.probs) == before
 }

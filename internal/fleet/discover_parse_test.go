@@ -62,8 +62,8 @@ discover:
 		if s.Kind() == "query" {
 			row = 3
 		}
-		if s.Kind() != l.kind || s.Label() != l.label || s.targetOrigin(row) != l.origin {
-			t.Errorf("discover[%d]: Kind, Label, origin = %q, %q, %q; want %q, %q, %q", i, s.Kind(), s.Label(), s.targetOrigin(row), l.kind, l.label, l.origin)
+		if s.Kind() != l.kind || s.Label() != l.label || s.TargetOrigin(row) != l.origin {
+			t.Errorf("discover[%d]: Kind, Label, origin = %q, %q, %q; want %q, %q, %q", i, s.Kind(), s.Label(), s.TargetOrigin(row), l.kind, l.label, l.origin)
 		}
 		if strings.Contains(s.Label(), "s3cret") {
 			t.Errorf("Label() %q shows the password", s.Label())

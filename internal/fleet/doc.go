@@ -3,12 +3,13 @@
 //
 // A fleet file is YAML with the top-level keys defaults, targets, discover
 // (servers whose databases, schemas or catalog rows become targets; Parse
-// only validates them, Discover connects and merges what they find with
-// the listed targets) and waves (the stages of a rollout, each with a label
+// only validates them, package discovery connects and merges what they find
+// with the listed targets) and waves (the stages of a rollout, each with a label
 // select and a failure budget; AssignWaves splits targets between them). Parse walks the yaml.Node tree
 // by hand rather than decoding into structs, so that every problem carries
 // the line it was found on and all problems are reported together as one
-// *Error, before any connection is opened.
+// *Error. This package opens no connection: it only reads configuration
+// (DSNs are checked with package dsn, which parses them without connecting).
 //
 // Values may reference environment variables as ${NAME}. Expansion happens
 // after YAML parsing, on scalar values only, so a variable can never inject

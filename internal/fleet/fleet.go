@@ -8,18 +8,22 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 )
 
-// Defaults are run settings a fleet file may set; flags override them.
+// Defaults are the settings of a run. BuiltinDefaults is the one table of
+// their default values; a fleet file's defaults override it, and flags
+// override both.
 type Defaults struct {
-	Parallelism              int           // targets migrated at once; default 8
-	LockTimeout              time.Duration // PostgreSQL lock_timeout; default 5s
-	StatementTimeout         time.Duration // PostgreSQL statement_timeout; default 30m
-	ConnectTimeout           time.Duration // connect_timeout; default 10s
-	IdleInTransactionTimeout time.Duration // idle_in_transaction_session_timeout; default 10m
-	LockWait                 time.Duration // how long to poll for the per-target advisory lock; default 30s
-	Timeout                  time.Duration // whole per-target budget; default 0 = none
-	StallTimeout             time.Duration // no bytes from the server this long: probe the backend; default 60s
+	Parallelism              int           // targets migrated at once
+	LockTimeout              time.Duration // PostgreSQL lock_timeout
+	StatementTimeout         time.Duration // PostgreSQL statement_timeout
+	ConnectTimeout           time.Duration // connect_timeout
+	IdleInTransactionTimeout time.Duration // idle_in_transaction_session_timeout
+	LockWait                 time.Duration // how long to poll for the per-target advisory lock
+	Timeout                  time.Duration // whole per-target budget; 0 = none
+	StallTimeout             time.Duration // no bytes from the server this long: probe the backend
 	// SharedSchemas are schemas a schema-per-tenant target's search_path
 	// lists after the tenant's own (where shared extensions live); none by
 	// default, so an unqualified name resolves in the tenant's schema
@@ -34,6 +38,21 @@ type Defaults struct {
 	// estimated rows than this; nil: no limit.
 	MaxExclusiveRows *int64
 }
+
+// ConnectBound is ConnectTimeout, or the built-in one when that is 0 (no
+// bound of the tool's own): for work that must end even when a connect
+// does not.
+func (d Defaults) ConnectBound() time.Duration {
+	if d.ConnectTimeout > 0 {
+		return d.ConnectTimeout
+	}
+	return BuiltinDefaults().ConnectTimeout
+}
+
+// DefaultRetries is how many more times a target's transaction is tried
+// after a lock timeout or a deadlock when --retries does not say; the
+// fleet file has no setting for it.
+const DefaultRetries = 2
 
 // The values of defaults.golang_migrate_table.
 const (
@@ -64,11 +83,11 @@ type Fleet struct {
 	Path     string   // file it came from ("" for --dsn)
 	Defaults Defaults // BuiltinDefaults overlaid with the file's defaults
 	// Targets are the targets the file lists, in file order; at least one
-	// unless Discover has sources. Discover returns a Fleet whose Targets
-	// also hold the discovered ones.
+	// unless Discover has sources. discovery.Discover returns a Fleet whose
+	// Targets also hold the discovered ones.
 	Targets []Target
 	// Discover holds the file's discover sources, in file order; nil when
-	// it has none, and in a Fleet returned by Discover.
+	// it has none, and in a Fleet returned by discovery.Discover.
 	Discover []DiscoverySource
 	Waves    []Wave // in file order; nil when the file has none (see AssignWaves)
 }
@@ -91,18 +110,23 @@ func Parse(r io.Reader, path string, lookup func(string) (string, bool)) (*Fleet
 // unreadable file is an *Error too, which unwraps to the I/O error (so
 // errors.Is(err, fs.ErrNotExist) works).
 func Load(path string, lookup func(string) (string, bool)) (*Fleet, error) {
+	return load(path, lookup, func(p string) (io.ReadCloser, error) { return os.Open(p) })
+}
+
+// load is Load reading the file through open.
+func load(path string, lookup func(string) (string, bool), open func(string) (io.ReadCloser, error)) (*Fleet, error) {
 	if path == "" {
-		return nil, &Error{Problems: []Problem{{Msg: "no fleet file given (use --fleet FILE or ORCH_FLEET, or --dsn for a single database)"}}}
+		return nil, newError("", nil, problem(0, "no fleet file given (use --fleet FILE or ORCH_FLEET, or --dsn for a single database)"))
 	}
-	data, err := readLimited(path, MaxFileSize)
+	data, err := readLimited(open, path, MaxFileSize)
 	if err != nil {
 		return nil, readError(path, err)
 	}
 	if len(data) > MaxFileSize {
-		return nil, &Error{Path: path, Problems: []Problem{{Msg: fmt.Sprintf(
+		return nil, newError(path, nil, problem(0, fmt.Sprintf(
 			"the fleet file is larger than %d MiB, the most this tool reads: list big fleets with a discover: source "+
 				"(databases: or schemas: patterns, or a query: over your tenant catalog) instead of one entry per target",
-			MaxFileSize>>20)}}}
+			MaxFileSize>>20)))
 	}
 	return parse(data, path, lookup)
 }
@@ -114,8 +138,8 @@ const MaxFileSize = 16 << 20
 
 // readLimited reads at most limit+1 bytes of path: enough to tell that a
 // file is too big without reading all of it.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+func readLimited(open func(string) (io.ReadCloser, error), path string, limit int64) ([]byte, error) {
+	f, err := open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -127,22 +151,22 @@ func readLimited(path string, limit int64) ([]byte, error) {
 // target named after the DSN's database (or "default" when it names none),
 // with Origin "--dsn" and the built-in defaults. An invalid DSN is an *Error
 // that does not quote it.
-func Single(dsn string) (*Fleet, error) {
+func Single(url string) (*Fleet, error) {
 	const subject = "the database URL (--dsn or DATABASE_URL)"
-	if strings.TrimSpace(dsn) == "" {
-		return nil, &Error{Problems: []Problem{{Msg: subject + " is empty"}}}
+	if strings.TrimSpace(url) == "" {
+		return nil, newError("", nil, problem(0, subject+" is empty"))
 	}
-	cfg, msg := parseDSN(dsn)
+	cfg, msg := dsn.Parse(url)
 	if msg != "" {
-		return nil, &Error{Problems: []Problem{{Msg: subject + " " + msg}}}
+		return nil, newError("", nil, problem(0, subject+" "+msg))
 	}
 	name := cfg.Database
-	if checkName(name) != "" {
+	if CheckName(name) != "" {
 		name = "default"
 	}
 	return &Fleet{
 		Defaults: BuiltinDefaults(),
-		Targets:  []Target{{Name: name, DSN: dsn, Labels: map[string]string{}, Origin: "--dsn"}},
+		Targets:  []Target{{Name: name, DSN: url, Labels: map[string]string{}, Origin: "--dsn"}},
 	}, nil
 }
 
@@ -167,5 +191,5 @@ func readError(path string, err error) *Error {
 	if errors.As(err, &pe) {
 		reason = pe.Err.Error()
 	}
-	return &Error{Path: path, Problems: []Problem{{Msg: "cannot read fleet file: " + reason}}, cause: err}
+	return newError(path, err, problem(0, "cannot read fleet file: "+reason))
 }

@@ -63,11 +63,11 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("*Error without problems")
 			}
 			for _, p := range fe.Problems {
-				if p.Msg == "" {
+				if p.Message == "" {
 					t.Fatalf("empty problem message at line %d in %q", p.Line, fe.Error())
 				}
 				if p.Line < 0 {
-					t.Fatalf("negative line %d: %s", p.Line, p.Msg)
+					t.Fatalf("negative line %d: %s", p.Line, p.Message)
 				}
 			}
 			_ = fe.Error()

@@ -36,7 +36,7 @@ func ParseSelector(s string) (Selector, error) {
 			return nil, fmt.Errorf("%q: %q is not key=value (%s)", s, pair, selectorHint)
 		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if why := checkLabelKey(k); why != "" {
+		if why := CheckLabelKey(k); why != "" {
 			return nil, fmt.Errorf("%q: the key of %q %s", s, pair, why)
 		}
 		if prev, dup := sel[k]; dup && prev != v {

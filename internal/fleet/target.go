@@ -2,14 +2,11 @@ package fleet
 
 import (
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 )
 
 // maxNameLen bounds a target name, in bytes: names end up in reports, file
@@ -43,12 +40,13 @@ type Target struct {
 }
 
 // QuotedSchema returns Schema as a quoted SQL identifier, safe to put in a
-// statement whatever the name holds; "" when Schema is "".
+// statement whatever the name holds (a quote is doubled, a NUL, which no
+// name can hold, dropped); "" when Schema is "".
 func (t Target) QuotedSchema() string {
 	if t.Schema == "" {
 		return ""
 	}
-	return pgx.Identifier{t.Schema}.Sanitize()
+	return `"` + strings.NewReplacer(`"`, `""`, "\x00", "").Replace(t.Schema) + `"`
 }
 
 // DatabaseKey identifies the database the target lives on, as
@@ -56,47 +54,33 @@ func (t Target) QuotedSchema() string {
 // fallbacks): schema targets of one database share it, so the runner can
 // share their connections. It identifies a database, not credentials; two
 // targets with one key may still connect as different users. It returns ""
-// only when the DSN does not parse, which Parse, Single and Discover rule
+// only when the DSN does not parse, which Parse, Single and discovery.Discover rule
 // out.
 func (t Target) DatabaseKey() string {
-	cfg, err := pgconn.ParseConfig(t.DSN)
-	if err != nil {
+	server, db := dsn.Server(t.DSN)
+	if server == "" {
 		return ""
 	}
-	port := strconv.Itoa(int(cfg.Port))
-	hostPort := cfg.Host + ":" + port // a Unix socket directory
-	if !strings.HasPrefix(cfg.Host, "/") {
-		hostPort = net.JoinHostPort(cfg.Host, port)
-	}
-	return hostPort + "/" + cfg.Database
+	return server + "/" + db
 }
 
 // RedactedDSN returns the target's DSN with its passwords replaced by
-// "xxxxx" (see RedactDSN). It is safe to show.
-func (t Target) RedactedDSN() string { return RedactDSN(t.DSN) }
+// "xxxxx" (see dsn.Redact). It is safe to show.
+func (t Target) RedactedDSN() string { return dsn.Redact(t.DSN) }
 
-// Scrub returns s with every occurrence of the target's DSN replaced by the
-// redacted DSN, and every occurrence of its password replaced by "xxxxx",
-// including URL-decoded, URL-encoded, backslash-unescaped and %q-quoted
-// forms. Run it on every message that may have seen the DSN (connection and
-// driver errors) before showing it. It errs towards masking too much.
+// Scrub returns s with the target's DSN and DirectDSN, and their passwords,
+// masked (see dsn.Scrub). Run it on every message that may have seen the
+// DSN (connection and driver errors) before showing it.
 func (t Target) Scrub(s string) string {
 	if t.DirectDSN != "" && t.DirectDSN != t.DSN {
-		s = Target{DSN: t.DirectDSN}.Scrub(s)
+		s = dsn.Scrub(t.DirectDSN, s)
 	}
-	if t.DSN == "" || s == "" {
-		return s
-	}
-	redacted := RedactDSN(t.DSN)
-	whole := map[string]string{}
-	for _, form := range []string{t.DSN, percentDecode(t.DSN), quotedForm(t.DSN)} {
-		whole[form] = redacted
-	}
-	return newMasker(secretForms(passwords(t.DSN)), whole).Replace(s)
+	return dsn.Scrub(t.DSN, s)
 }
 
-// checkName returns why name cannot be a target name, or "" if it can.
-func checkName(name string) string {
+// CheckName returns why name cannot be a target name (of a listed or a
+// discovered target), or "" if it can.
+func CheckName(name string) string {
 	switch {
 	case name == "":
 		return "is empty"

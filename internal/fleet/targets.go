@@ -2,9 +2,13 @@ package fleet
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 )
 
 // targets reads the targets list. Duplicate names are reported on the
@@ -68,7 +72,7 @@ func (w *walker) target(i int, item *yaml.Node) (t Target, nameLine int, ok bool
 		if item.Kind != yaml.AliasNode { // an alias's lines point at its anchor
 			nameLine = f.val.Line
 		}
-		if why := checkName(name); why != "" {
+		if why := CheckName(name); why != "" {
 			w.probs.addf(f.val.Line, "%s.name %s", path, why)
 		} else {
 			t.Name = name
@@ -81,30 +85,16 @@ func (w *walker) target(i int, item *yaml.Node) (t Target, nameLine int, ok bool
 
 	if f, found := fields["dsn"]; !found {
 		w.probs.addf(line, "%s has no dsn", subject)
-	} else if dsn, ok := w.scalar(f.val, path+".dsn", "a string", true); ok {
-		if strings.TrimSpace(dsn) == "" {
-			w.probs.addf(f.val.Line, "%s: dsn is empty", subject)
-		} else if _, msg := parseDSN(dsn); msg != "" {
-			w.probs.addf(f.val.Line, "%s: dsn %s", subject, msg)
-		} else {
-			t.DSN = dsn
-		}
+	} else {
+		t.DSN = w.dsn(f, path, subject, "dsn", "")
 	}
 
 	if f, found := fields["direct_dsn"]; found {
-		if dsn, ok := w.scalar(f.val, path+".direct_dsn", "a string", true); ok {
-			if strings.TrimSpace(dsn) == "" {
-				w.probs.addf(f.val.Line, "%s: direct_dsn is empty (leave the key out to use dsn for everything)", subject)
-			} else if _, msg := parseDSN(dsn); msg != "" {
-				w.probs.addf(f.val.Line, "%s: direct_dsn %s", subject, msg)
-			} else {
-				t.DirectDSN = dsn
-			}
-		}
+		t.DirectDSN = w.dsn(f, path, subject, "direct_dsn", " (leave the key out to use dsn for everything)")
 	}
 
 	if f, found := fields["labels"]; found {
-		w.labels(f.val, path+".labels", t.Labels, checkLabelKey)
+		w.labels(f.val, path+".labels", t.Labels, CheckLabelKey)
 	}
 	return t, nameLine, len(w.probs) == before
 }
@@ -150,8 +140,8 @@ func (w *walker) labels(n *yaml.Node, path string, out map[string]string, checkK
 	}
 }
 
-// checkLabelKey returns why key cannot be a label key, or "" if it can.
-func checkLabelKey(key string) string {
+// CheckLabelKey returns why key cannot be a label key, or "" if it can.
+func CheckLabelKey(key string) string {
 	switch {
 	case key == "":
 		return "is empty"
@@ -161,4 +151,79 @@ func checkLabelKey(key string) string {
 		return "contains a control character"
 	}
 	return ""
+}
+
+// dsn reads the DSN of field key of path: a string that dsn.Parse accepts.
+// When it is not, the problem says so (never quoting it) and dsn returns "".
+// emptyHint follows the problem of an empty DSN.
+func (w *walker) dsn(f field, path, subject, key, emptyHint string) string {
+	s, ok := w.scalar(f.val, path+"."+key, "a string", true)
+	switch {
+	case !ok:
+		return ""
+	case strings.TrimSpace(s) == "":
+		w.probs.addf(f.val.Line, "%s: %s is empty%s", subject, key, emptyHint)
+		return ""
+	}
+	if _, msg := dsn.Parse(s); msg != "" {
+		w.probs.addf(f.val.Line, "%s: %s %s", subject, key, msg)
+		return ""
+	}
+	return s
+}
+
+const labelsHint = "(give a jsonb object of strings, or text like tier=canary,region=eu)"
+
+// RowLabels reads the labels column of a discover query row: a decoded
+// json/jsonb object of strings when isJSON, else text of k=v pairs joined by
+// commas. On a bad value it returns why, quoting no more than a short piece.
+func RowLabels(v any, isJSON bool) (map[string]string, string) {
+	if !isJSON {
+		s, ok := v.(string)
+		if !ok {
+			return nil, "neither jsonb nor text " + labelsHint
+		}
+		return parseLabelText(s)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, "not a JSON object " + labelsHint
+	}
+	out := make(map[string]string, len(obj))
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if why := CheckLabelKey(k); why != "" {
+			return nil, fmt.Sprintf("key %q %s", k, why)
+		}
+		s, ok := obj[k].(string)
+		if !ok {
+			return nil, fmt.Sprintf("the value of %q is not a string %s", k, labelsHint)
+		}
+		out[k] = s
+	}
+	return out, ""
+}
+
+// parseLabelText reads "k=v,k=v" (spaces around keys and values are
+// ignored; "" is no labels).
+func parseLabelText(s string) (map[string]string, string) {
+	out := make(map[string]string)
+	if strings.TrimSpace(s) == "" {
+		return out, ""
+	}
+	for pair := range strings.SplitSeq(s, ",") {
+		pair = strings.TrimSpace(pair)
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok {
+			return nil, fmt.Sprintf("%q is not key=value %s", truncate(pair, 40), labelsHint)
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if why := CheckLabelKey(k); why != "" {
+			return nil, fmt.Sprintf("key %q %s", k, why)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Sprintf("the key %q is given twice", k)
+		}
+		out[k] = v
+	}
+	return out, ""
 }

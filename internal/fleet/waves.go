@@ -18,8 +18,8 @@ type Wave struct {
 	// earlier wave took.
 	Select map[string]string
 	// MaxFailures is how many failed targets the wave tolerates before the
-	// rollout halts; the zero Budget (max_failures left out) is unlimited.
-	MaxFailures Budget
+	// rollout halts; the zero FailureBudget (max_failures left out) is unlimited.
+	MaxFailures FailureBudget
 	// Order is how the wave's targets start: OrderFleet (as listed and
 	// discovered), OrderSize (smallest first) or OrderName.
 	Order string
@@ -158,7 +158,7 @@ func (w *walker) wave(i int, item *yaml.Node) waveEntry {
 		if item.Kind != yaml.AliasNode { // an alias's lines point at its anchor
 			e.nameLine = f.val.Line
 		}
-		if why := checkName(name); why != "" {
+		if why := CheckName(name); why != "" {
 			w.probs.addf(f.val.Line, "%s.name %s", path, why)
 		} else {
 			e.wave.Name = name
@@ -173,7 +173,7 @@ func (w *walker) wave(i int, item *yaml.Node) waveEntry {
 		e.wave.Select, e.selectOK = w.waveSelect(f, path+".select", e.subject)
 	}
 	if f, found := fields["max_failures"]; found {
-		if b, ok := w.budget(f.val, path+".max_failures", e.subject); ok {
+		if b, ok := w.failureBudget(f.val, path+".max_failures", e.subject); ok {
 			e.wave.MaxFailures = b
 		}
 	}
@@ -209,24 +209,24 @@ func checkSelectKey(key string) string {
 	if strings.Contains(key, "=") {
 		return `contains "=", which no target label can`
 	}
-	return checkLabelKey(key)
+	return CheckLabelKey(key)
 }
 
-// budget reads a max_failures value: a YAML number or string that
-// ParseBudget accepts.
-func (w *walker) budget(n *yaml.Node, path, subject string) (Budget, bool) {
+// failureBudget reads a max_failures value: a YAML number or string that
+// ParseFailureBudget accepts.
+func (w *walker) failureBudget(n *yaml.Node, path, subject string) (FailureBudget, bool) {
 	s, ok := w.scalar(n, path, "a count or a percentage ("+budgetHint+")", false)
 	if !ok {
-		return Budget{}, false
+		return FailureBudget{}, false
 	}
 	if strings.TrimSpace(s) == "" {
 		w.probs.addf(n.Line, "%s: max_failures is empty (%s; leave it out for no limit)", subject, budgetHint)
-		return Budget{}, false
+		return FailureBudget{}, false
 	}
-	b, err := ParseBudget(s)
+	b, err := ParseFailureBudget(s)
 	if err != nil {
 		w.probs.addf(n.Line, "%s: max_failures %v", subject, err)
-		return Budget{}, false
+		return FailureBudget{}, false
 	}
 	return b, true
 }

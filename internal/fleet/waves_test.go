@@ -27,8 +27,8 @@ func TestParseWaves(t *testing.T) {
     max_failures: 2%
 `,
 			want: []Wave{
-				{Name: "canary", Select: map[string]string{"tier": "canary"}, MaxFailures: Budget{Limited: true}, Line: 5},
-				{Name: "everyone", MaxFailures: Budget{Limited: true, Percent: 2}, Line: 8},
+				{Name: "canary", Select: map[string]string{"tier": "canary"}, MaxFailures: FailureBudget{Limited: true}, Line: 5},
+				{Name: "everyone", MaxFailures: FailureBudget{Limited: true, Percent: 2}, Line: 8},
 			},
 		},
 		{
@@ -43,11 +43,11 @@ func TestParseWaves(t *testing.T) {
 `,
 			vars: map[string]string{"MAX": "10%"},
 			want: []Wave{
-				{Name: "a", Select: map[string]string{"tier": "a"}, MaxFailures: Budget{Limited: true, Count: 3}, Line: 5},
-				{Name: "b", Select: map[string]string{"tier": "b"}, MaxFailures: Budget{Limited: true, Count: 3}, Line: 6},
-				{Name: "c", Select: map[string]string{"tier": "c"}, MaxFailures: Budget{Limited: true, Percent: 12.5}, Line: 7},
-				{Name: "d", Select: map[string]string{"tier": "d"}, MaxFailures: Budget{Limited: true}, Line: 8},
-				{Name: "e", Select: map[string]string{"tier": "e"}, MaxFailures: Budget{Limited: true, Percent: 10}, Line: 9},
+				{Name: "a", Select: map[string]string{"tier": "a"}, MaxFailures: FailureBudget{Limited: true, Count: 3}, Line: 5},
+				{Name: "b", Select: map[string]string{"tier": "b"}, MaxFailures: FailureBudget{Limited: true, Count: 3}, Line: 6},
+				{Name: "c", Select: map[string]string{"tier": "c"}, MaxFailures: FailureBudget{Limited: true, Percent: 12.5}, Line: 7},
+				{Name: "d", Select: map[string]string{"tier": "d"}, MaxFailures: FailureBudget{Limited: true}, Line: 8},
+				{Name: "e", Select: map[string]string{"tier": "e"}, MaxFailures: FailureBudget{Limited: true, Percent: 10}, Line: 9},
 				{Name: "f", Line: 10},
 			},
 		},
@@ -77,8 +77,8 @@ func TestParseWaves(t *testing.T) {
   - name: rest
 `,
 			want: []Wave{
-				{Name: "canary", Select: map[string]string{"tier": "canary"}, MaxFailures: Budget{Limited: true}, Line: 5},
-				{Name: "canary-eu", Select: map[string]string{"tier": "canary-eu"}, MaxFailures: Budget{Limited: true}, Line: 8},
+				{Name: "canary", Select: map[string]string{"tier": "canary"}, MaxFailures: FailureBudget{Limited: true}, Line: 5},
+				{Name: "canary-eu", Select: map[string]string{"tier": "canary-eu"}, MaxFailures: FailureBudget{Limited: true}, Line: 8},
 				{Name: "rest", Line: 11},
 			},
 		},
@@ -135,9 +135,9 @@ func TestAssignWaves(t *testing.T) {
 		tg("d"),
 		tg("e", "tier", "canary", "region", "us"),
 	}
-	canary := Wave{Name: "canary", Select: map[string]string{"tier": "canary"}, MaxFailures: Budget{Limited: true}, Line: 5}
+	canary := Wave{Name: "canary", Select: map[string]string{"tier": "canary"}, MaxFailures: FailureBudget{Limited: true}, Line: 5}
 	eu := Wave{Name: "eu", Select: map[string]string{"region": "eu"}, Line: 8}
-	everyone := Wave{Name: "everyone", MaxFailures: Budget{Limited: true, Percent: 2}, Line: 10}
+	everyone := Wave{Name: "everyone", MaxFailures: FailureBudget{Limited: true, Percent: 2}, Line: 10}
 	nobody := Wave{Name: "nobody", Select: map[string]string{"tier": "none"}, Line: 12}
 	rest := Wave{Name: RestWave}
 

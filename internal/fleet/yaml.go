@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // decode parses data as a single YAML document and returns its root node
@@ -48,8 +50,8 @@ func (w *walker) decode(data []byte) (root *yaml.Node, ok bool) {
 }
 
 // yamlProblem turns a yaml.v3 error ("yaml: line 3: mapping values are not
-// allowed in this context") into a Problem on the offending line.
-func yamlProblem(err error, data []byte) Problem {
+// allowed in this context") into a problem on the offending line.
+func yamlProblem(err error, data []byte) report.Diagnostic {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
@@ -75,7 +77,7 @@ func yamlProblem(err error, data []byte) Problem {
 	if tabIndented(data, line) {
 		msg += " (this line is indented with a tab; YAML needs spaces)"
 	}
-	return Problem{Line: line, Msg: msg}
+	return problem(line, msg)
 }
 
 // isParserError reports whether msg is one of yaml.v3's parser (as opposed

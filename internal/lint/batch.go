@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 	"github.com/orchestrator-dev/orchestrator/internal/sqlscan"
 )
@@ -216,7 +217,7 @@ func (l *linter) segmentLocks(g segment, createdBefore relations) {
 		parts[i] = fmt.Sprintf("%s (%s:%d)", h.r.display, h.file, h.line)
 	}
 	r, _ := ruleInfo(RuleBatchLocks)
-	l.add(Finding{File: locks[1].file, Line: locks[1].line, Rule: RuleBatchLocks, Severity: r.Severity, Message: fmt.Sprintf(
+	l.add(report.Diagnostic{File: locks[1].file, Line: locks[1].line, Rule: RuleBatchLocks, Severity: r.Severity, Message: fmt.Sprintf(
 		"migrations %s run in one transaction on each target and take ACCESS EXCLUSIVE locks on %d existing tables: %s: %s; instead: %s",
 		g.versions(), len(locks), strings.Join(parts, ", "), r.Why, r.Instead)})
 }
@@ -237,7 +238,7 @@ func (l *linter) enumUses(g segment) {
 						continue
 					}
 					r, _ := ruleInfo(RuleEnumValueInBatch)
-					l.add(Finding{File: mf.m.UpFile, Line: st.line, Rule: RuleEnumValueInBatch, Severity: r.Severity, Message: fmt.Sprintf(
+					l.add(report.Diagnostic{File: mf.m.UpFile, Line: st.line, Rule: RuleEnumValueInBatch, Severity: r.Severity, Message: fmt.Sprintf(
 						"uses '%s', which %s:%d adds to enum %s in the same transaction (migrations %s commit together), "+
 							"so it fails on every target with \"unsafe use of new value\": %s; instead: %s",
 						a.value, a.file, a.line, a.typ, g.versions(), r.Why, r.Instead)})
@@ -271,7 +272,7 @@ func (l *linter) noTxSplits(segs []segment) {
 		}
 		first := segs[0].migs[0].m.Version
 		r, _ := ruleInfo(RuleNoTxSplitsBatch)
-		l.add(Finding{File: mf.m.UpFile, Line: line, Rule: RuleNoTxSplitsBatch, Severity: r.Severity, Message: fmt.Sprintf(
+		l.add(report.Diagnostic{File: mf.m.UpFile, Line: line, Rule: RuleNoTxSplitsBatch, Severity: r.Severity, Message: fmt.Sprintf(
 			"NO TRANSACTION migration %d splits the batch: a target at version %d runs %s, then %d on its own, outside a "+
 				"transaction, then %s; a failure after %d rolls back only the run it happens in, and what committed "+
 				"before (%s) is undone by running down sections, newest first, not by a rollback (a down that fails "+

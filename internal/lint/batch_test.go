@@ -6,10 +6,11 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
-func lintWith(t *testing.T, files map[string]string, o Options) []Finding {
+func lintWith(t *testing.T, files map[string]string, o Options) []report.Diagnostic {
 	t.Helper()
 	fsys := fstest.MapFS{}
 	for name, text := range files {
@@ -182,7 +183,7 @@ func TestServerVersions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := lintWith(t, files, Options{Fleet: FleetDatabases, ServerVersions: tt.versions})
-			got = slices.DeleteFunc(got, func(f Finding) bool {
+			got = slices.DeleteFunc(got, func(f report.Diagnostic) bool {
 				return f.Rule != RuleNeedsNewerServer && f.Rule != RuleVersionBehaviour
 			})
 			if b := brief(got); !slices.Equal(b, append([]string{}, tt.want...)) {

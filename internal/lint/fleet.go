@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/sqlscan"
 )
 
@@ -90,7 +91,7 @@ func (s *section) schemaQualified(ts []token) {
 // severity.
 func (s *section) addNote(line int, rule, msg string) {
 	if s.report {
-		s.l.add(Finding{File: s.dir.file, Line: line, Rule: rule, Severity: SeverityNote, Message: msg})
+		s.l.add(report.Diagnostic{File: s.dir.file, Line: line, Rule: rule, Severity: report.SeverityNote, Message: msg})
 	}
 }
 
@@ -192,7 +193,7 @@ func olderThan(versions []int, min int) string {
 	slices.Sort(keys)
 	parts := make([]string, len(keys))
 	for i, v := range keys {
-		parts[i] = fmt.Sprintf("%s (%s)", versionName(v), plural(count[v], "server"))
+		parts[i] = fmt.Sprintf("%s (%s)", versionName(v), report.Plural(count[v], "server"))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -207,11 +208,4 @@ func versionName(v int) string {
 		return fmt.Sprint(v / 10000)
 	}
 	return fmt.Sprintf("%d.%d", v/10000, v%10000)
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

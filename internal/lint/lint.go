@@ -42,24 +42,6 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
-// Finding is one thing Check flags: the diagnostics type every validate
-// output renders. Its File is the migration file relative to the set's
-// directory (source.Migration.UpFile or DownFile); its Line is the 1-based
-// line of the statement (its first word, past any leading comment) or of
-// the ALTER TABLE clause the finding is about; for a missing down, the
-// -- +goose Up or Down annotation, or line 1 of an empty .down.sql.
-type Finding = report.Diagnostic
-
-// Severity says whether a finding makes validate fail.
-type Severity = report.Severity
-
-// Severities, as in report.
-const (
-	SeverityError   = report.SeverityError
-	SeverityWarning = report.SeverityWarning
-	SeverityNote    = report.SeverityNote
-)
-
 // FleetKind is what the fleet the set is meant for is made of, as far as
 // the fleet-only rules care.
 type FleetKind int
@@ -92,12 +74,16 @@ type Options struct {
 }
 
 // Check lints every migration of set with the zero Options.
-func Check(set *source.Set) []Finding { return CheckWith(set, Options{}) }
+func Check(set *source.Set) []report.Diagnostic { return CheckWith(set, Options{}) }
 
 // CheckWith lints set and returns the findings sorted by file, then line.
-// It reads nothing but set and o; a nil set has no findings. Safe for
-// concurrent use.
-func CheckWith(set *source.Set, o Options) []Finding {
+// A finding's File is the migration file relative to the set's directory
+// (source.Migration.UpFile or DownFile); its Line is the 1-based line of
+// the statement (its first word, past any leading comment) or of the ALTER
+// TABLE clause the finding is about; for a missing down, the -- +goose Up
+// or Down annotation, or line 1 of an empty .down.sql. It reads nothing but
+// set and o; a nil set has no findings. Safe for concurrent use.
+func CheckWith(set *source.Set, o Options) []report.Diagnostic {
 	if set == nil {
 		return nil
 	}
@@ -107,7 +93,7 @@ func CheckWith(set *source.Set, o Options) []Finding {
 	}
 	l.batchRules()
 	out := l.suppress()
-	slices.SortStableFunc(out, func(a, b Finding) int {
+	slices.SortStableFunc(out, func(a, b report.Diagnostic) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
 	})
 	return out
@@ -118,7 +104,7 @@ func CheckWith(set *source.Set, o Options) []Finding {
 // declared so far (for varchar-shrink).
 type linter struct {
 	opts     Options
-	findings []Finding
+	findings []report.Diagnostic
 	batch    []*migrationFacts // migrations above Since, in version order
 	ignores  []*ignore
 	columns  map[string]map[string]colType // table name -> column -> type
@@ -143,11 +129,11 @@ func (d direction) name() string {
 }
 
 func (l *linter) migration(m *source.Migration) {
-	report := m.Version > l.opts.Since
+	linted := m.Version > l.opts.Since
 	facts := &migrationFacts{m: m}
-	up := &section{l: l, dir: direction{up: true, file: m.UpFile, sql: m.Up, first: m.UpLine, noTx: m.NoTx}, facts: facts, report: report}
+	up := &section{l: l, dir: direction{up: true, file: m.UpFile, sql: m.Up, first: m.UpLine, noTx: m.NoTx}, facts: facts, report: linted}
 	up.check()
-	if !report {
+	if !linted {
 		return
 	}
 	l.batch = append(l.batch, facts)
@@ -155,8 +141,8 @@ func (l *linter) migration(m *source.Migration) {
 	l.wrapper(m.DownWrapped, m.DownFile, m.Down, m.DownLine, "down")
 	if !m.HasDown {
 		// Only goose layout can lack a down: point at its Up annotation.
-		l.add(Finding{
-			File: m.UpFile, Line: max(m.UpLine-1, 1), Rule: RuleMissingDown, Severity: SeverityWarning,
+		l.add(report.Diagnostic{
+			File: m.UpFile, Line: max(m.UpLine-1, 1), Rule: RuleMissingDown, Severity: report.SeverityWarning,
 			Message: "no down section: `orchestrator down` cannot revert this migration; add '-- +goose Down' at the " +
 				"end of the file, followed by the SQL that reverses the up section",
 		})
@@ -180,9 +166,9 @@ func (l *linter) wrapper(wrapped bool, file, sql string, first int, dir string) 
 	if scan, err := source.FindTxControl(sql, first); err == nil && len(scan.Found) > 0 {
 		line = scan.Found[0].Line
 	}
-	l.add(Finding{File: file, Line: line, Rule: RuleTxWrapper, Severity: SeverityNote,
+	l.add(report.Diagnostic{File: file, Line: line, Rule: RuleTxWrapper, Severity: report.SeverityNote,
 		Message: "the " + dir + " section is wrapped in BEGIN ... COMMIT: the wrapper is dropped and the body runs in the tool's own " +
 			"transaction, with its version row (the checksum stays that of the file as written)"})
 }
 
-func (l *linter) add(f Finding) { l.findings = append(l.findings, f) }
+func (l *linter) add(f report.Diagnostic) { l.findings = append(l.findings, f) }

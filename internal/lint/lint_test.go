@@ -9,11 +9,12 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
 // lintFiles loads files (name -> text) as a migration set and lints it.
-func lintFiles(t *testing.T, files map[string]string) []Finding {
+func lintFiles(t *testing.T, files map[string]string) []report.Diagnostic {
 	t.Helper()
 	fsys := fstest.MapFS{}
 	for name, text := range files {
@@ -28,7 +29,7 @@ func lintFiles(t *testing.T, files map[string]string) []Finding {
 
 // brief renders findings as "file:line severity rule", the facts the tests
 // pin down; messages are checked separately.
-func brief(fs []Finding) []string {
+func brief(fs []report.Diagnostic) []string {
 	out := []string{}
 	for _, f := range fs {
 		out = append(out, fmt.Sprintf("%s:%d %s %s", f.File, f.Line, f.Severity, f.Rule))
@@ -85,7 +86,7 @@ func runCases(t *testing.T, rules []string, tests []lintCase) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := lintFiles(t, tt.files)
 			if rules != nil {
-				got = slices.DeleteFunc(got, func(f Finding) bool { return !slices.Contains(rules, f.Rule) })
+				got = slices.DeleteFunc(got, func(f report.Diagnostic) bool { return !slices.Contains(rules, f.Rule) })
 			}
 			if tt.want == nil {
 				tt.want = []string{}
@@ -102,7 +103,7 @@ func runCases(t *testing.T, rules []string, tests []lintCase) {
 	}
 }
 
-func messages(fs []Finding) string {
+func messages(fs []report.Diagnostic) string {
 	var b strings.Builder
 	for _, f := range fs {
 		b.WriteString("  " + f.String() + "\n")
@@ -415,7 +416,7 @@ func TestSeedMigrations(t *testing.T) {
 	}
 	got := Check(set)
 	for _, f := range got {
-		if f.Severity == SeverityError {
+		if f.Severity == report.SeverityError {
 			t.Errorf("seed migration: %s", f)
 		} else {
 			t.Logf("seed migration: %s", f)

@@ -6,7 +6,7 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
-// Rule names, as reported in Finding.Rule. They are stable: suppressions
+// Rule names, as reported in a finding's Rule. They are stable: suppressions
 // and CI configurations name them.
 const (
 	// Locks and rewrites on existing tables.
@@ -76,7 +76,7 @@ type Rule struct {
 // severity of schema-qualified-name is the one it has without a fleet; a
 // fleet of database targets only makes it a note.
 func Rules() []Rule {
-	const e, w, n = SeverityError, SeverityWarning, SeverityNote
+	const e, w, n = report.SeverityError, report.SeverityWarning, report.SeverityNote
 	return []Rule{
 		{RuleIndexNotConcurrent, w, "the build blocks every write to the table on each tenant until it finishes",
 			"CREATE INDEX CONCURRENTLY, alone in a migration marked '-- +goose NO TRANSACTION'"},

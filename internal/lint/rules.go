@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/sqlscan"
 )
 
@@ -26,11 +27,11 @@ func (s *section) concurrently(ts []token, inBlock bool) {
 	}
 	switch {
 	case !s.dir.noTx:
-		s.add(ts[0].Line, RuleConcurrentlyInTx, SeverityError, fmt.Sprintf("%s cannot run inside a transaction block, and this "+
+		s.add(ts[0].Line, RuleConcurrentlyInTx, report.SeverityError, fmt.Sprintf("%s cannot run inside a transaction block, and this "+
 			"%s section is not marked NO TRANSACTION: it fails on every target; put the statement alone in a migration "+
 			"of its own and add the line '-- +goose NO TRANSACTION' to %s", what, s.dir.name(), s.dir.file))
 	case inBlock:
-		s.add(ts[0].Line, RuleConcurrentlyInTx, SeverityError, fmt.Sprintf("%s shares a StatementBegin/StatementEnd block "+
+		s.add(ts[0].Line, RuleConcurrentlyInTx, report.SeverityError, fmt.Sprintf("%s shares a StatementBegin/StatementEnd block "+
 			"with other statements: they are sent as one query, which PostgreSQL runs as a transaction block, so it "+
 			"fails on every target; give it a block of its own, or drop the annotations", what))
 	}
@@ -87,7 +88,7 @@ func (s *section) createIndex(ts []token, i int) {
 	if !ok || s.isNew(r) {
 		return
 	}
-	s.add(ts[0].Line, RuleIndexNotConcurrent, SeverityWarning, fmt.Sprintf("CREATE INDEX without CONCURRENTLY on existing "+
+	s.add(ts[0].Line, RuleIndexNotConcurrent, report.SeverityWarning, fmt.Sprintf("CREATE INDEX without CONCURRENTLY on existing "+
 		"table %s: the build blocks every write to the table on each tenant until it finishes; use CREATE INDEX "+
 		"CONCURRENTLY, alone in a migration marked '-- +goose NO TRANSACTION'", r.display))
 }
@@ -187,7 +188,7 @@ func (s *section) addColumn(r relation, a []token) {
 	if !notNull || hasDefault {
 		return
 	}
-	s.add(a[0].Line, RuleAddColumnNotNull, SeverityWarning, fmt.Sprintf("ADD COLUMN %s NOT NULL without a DEFAULT on "+
+	s.add(a[0].Line, RuleAddColumnNotNull, report.SeverityWarning, fmt.Sprintf("ADD COLUMN %s NOT NULL without a DEFAULT on "+
 		"existing table %s: it fails on every tenant where the table has rows; give it a DEFAULT (a constant one is "+
 		"instant since PostgreSQL 11), or add it nullable, backfill it, and SET NOT NULL in a later migration",
 		displayName(col), r.display))
@@ -217,7 +218,7 @@ func (s *section) alterColumn(r relation, a []token) {
 	default:
 		return
 	}
-	s.add(a[0].Line, RuleColumnTypeChange, SeverityWarning, fmt.Sprintf("column %s of %s changes type: unless the types are "+
+	s.add(a[0].Line, RuleColumnTypeChange, report.SeverityWarning, fmt.Sprintf("column %s of %s changes type: unless the types are "+
 		"binary-compatible (varchar(n) to a larger n or to text), PostgreSQL rewrites the table and its indexes "+
 		"holding an ACCESS EXCLUSIVE lock, so reads and writes wait on every tenant; on a big table add a new "+
 		"column, backfill it in batches and switch over instead", displayName(col), r.display))
@@ -234,7 +235,7 @@ func (s *section) dropColumn(r relation, a []token) {
 	if !col.IsName() {
 		return
 	}
-	s.add(a[0].Line, RuleDestructiveUp, SeverityWarning, fmt.Sprintf("DROP COLUMN %s of %s in an up section deletes its data "+
+	s.add(a[0].Line, RuleDestructiveUp, report.SeverityWarning, fmt.Sprintf("DROP COLUMN %s of %s in an up section deletes its data "+
 		"on every tenant, and no down section can bring it back; deploy code that no longer uses the column first, "+
 		"and keep a backup", displayName(col), r.display))
 }
@@ -256,10 +257,12 @@ func (s *section) dropTable(ts []token) {
 	if len(existing) == 0 || !s.dir.up {
 		return
 	}
-	s.add(ts[0].Line, RuleDestructiveUp, SeverityWarning, fmt.Sprintf("DROP TABLE %s in an up section deletes the data on "+
+	s.add(ts[0].Line, RuleDestructiveUp, report.SeverityWarning, fmt.Sprintf("DROP TABLE %s in an up section deletes the data on "+
 		"every tenant, and no down section can bring it back; make sure nothing uses it any more, and keep a backup",
 		strings.Join(existing, ", ")))
 }
 
 // add records a finding with a message written out in full.
-func (s *section) add(line int, rule string, _ Severity, msg string) { s.addf(line, rule, "%s", msg) }
+func (s *section) add(line int, rule string, _ report.Severity, msg string) {
+	s.addf(line, rule, "%s", msg)
+}

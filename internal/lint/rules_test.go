@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // ruleCase is one rule's pair: a migration that must be flagged at line,
@@ -231,8 +233,8 @@ func ruleFiles(tc ruleCase, up string) map[string]string {
 	return files
 }
 
-func only(fs []Finding, rule string) []Finding {
-	return slices.DeleteFunc(fs, func(f Finding) bool { return f.Rule != rule })
+func only(fs []report.Diagnostic, rule string) []report.Diagnostic {
+	return slices.DeleteFunc(fs, func(f report.Diagnostic) bool { return f.Rule != rule })
 }
 
 func severityOf(rule string) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 	"github.com/orchestrator-dev/orchestrator/internal/sqlscan"
 )
@@ -81,7 +82,7 @@ func (s *section) addf(line int, rule, format string, args ...any) {
 		return
 	}
 	r, _ := ruleInfo(rule)
-	s.l.add(Finding{File: s.dir.file, Line: line, Rule: rule, Severity: r.Severity, Message: fmt.Sprintf(format, args...)})
+	s.l.add(report.Diagnostic{File: s.dir.file, Line: line, Rule: rule, Severity: r.Severity, Message: fmt.Sprintf(format, args...)})
 }
 
 // flag records a finding of rule at line: what is wrong with subject, then
@@ -91,7 +92,7 @@ func (s *section) flag(line int, rule, subject string) {
 		return
 	}
 	r, _ := ruleInfo(rule)
-	s.l.add(Finding{File: s.dir.file, Line: line, Rule: rule, Severity: r.Severity,
+	s.l.add(report.Diagnostic{File: s.dir.file, Line: line, Rule: rule, Severity: r.Severity,
 		Message: subject + ": " + r.Why + "; instead: " + r.Instead})
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // ignoreMarker starts a suppression comment.
@@ -40,7 +42,7 @@ func (l *linter) parseIgnore(file string, line int, rest string, span stmtSpan) 
 	fields := strings.Fields(rest)
 	bad := func(msg string) {
 		r, _ := ruleInfo(RuleMalformedIgnore)
-		l.add(Finding{File: file, Line: line, Rule: RuleMalformedIgnore, Severity: r.Severity, Message: msg + "; write: " + r.Instead})
+		l.add(report.Diagnostic{File: file, Line: line, Rule: RuleMalformedIgnore, Severity: r.Severity, Message: msg + "; write: " + r.Instead})
 	}
 	if len(fields) == 0 {
 		bad("lint-ignore names no rule")
@@ -64,7 +66,7 @@ func (l *linter) parseIgnore(file string, line int, rest string, span stmtSpan) 
 
 // suppress drops the findings an ignore covers and adds one finding per
 // ignore that covered nothing.
-func (l *linter) suppress() []Finding {
+func (l *linter) suppress() []report.Diagnostic {
 	if len(l.ignores) == 0 {
 		return l.findings
 	}
@@ -87,7 +89,7 @@ func (l *linter) suppress() []Finding {
 	r, _ := ruleInfo(RuleUnusedIgnore)
 	for _, ig := range l.ignores {
 		if !ig.used {
-			kept = append(kept, Finding{File: ig.file, Line: ig.line, Rule: RuleUnusedIgnore, Severity: r.Severity,
+			kept = append(kept, report.Diagnostic{File: ig.file, Line: ig.line, Rule: RuleUnusedIgnore, Severity: r.Severity,
 				Message: fmt.Sprintf("lint-ignore %s silences nothing on the statement below it: %s; instead: %s",
 					strings.Join(ig.rules, ","), r.Why, r.Instead)})
 		}

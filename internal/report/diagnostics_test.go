@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func diagnosticsSample() (DiagnosticSummary, []Diagnostic) {
+func diagnosticsSample() *Validation {
 	ds := []Diagnostic{
 		{File: "m/002_a.sql", Line: 3, Rule: "index-not-concurrent", Severity: SeverityWarning, Message: "CREATE INDEX on users: blocks writes"},
 		{File: "m/003_b,c:d.sql", Line: 1, Rule: "concurrently-in-transaction", Severity: SeverityError,
@@ -15,15 +15,15 @@ func diagnosticsSample() (DiagnosticSummary, []Diagnostic) {
 		{File: "m/004_c.sql", Line: 2, Rule: "no-transaction-splits-batch", Severity: SeverityNote, Message: "splits the batch"},
 		{File: "fleet.yaml", Rule: "fleet", Severity: SeverityError, Message: "no targets"},
 	}
-	return DiagnosticSummary{Command: "validate", Errors: 2, Warnings: 1, Notes: 1}, ds
+	return &Validation{Command: "validate", Summary: DiagnosticSummary{Errors: 2, Warnings: 1, Notes: 1}, Findings: ds}
 }
 
 func TestDiagnosticsJUnit(t *testing.T) {
 	for _, strict := range []bool{false, true} {
-		s, ds := diagnosticsSample()
-		s.Strict = strict
+		v := diagnosticsSample()
+		v.Summary.Strict = strict
 		var b bytes.Buffer
-		if err := WriteDiagnosticsJUnit(&b, s, ds); err != nil {
+		if err := writeValidationJUnit(&b, v); err != nil {
 			t.Fatal(err)
 		}
 		doc := parseJUnit(t, b.Bytes())
@@ -44,7 +44,7 @@ func TestDiagnosticsJUnit(t *testing.T) {
 		}
 	}
 	var b bytes.Buffer
-	if err := WriteDiagnosticsJUnit(&b, DiagnosticSummary{Command: "validate", OK: true}, nil); err != nil {
+	if err := writeValidationJUnit(&b, &Validation{Command: "validate", Summary: DiagnosticSummary{OK: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if doc := parseJUnit(t, b.Bytes()); len(doc.Suites[0].Cases) != 1 || doc.Failures != 0 {
@@ -56,9 +56,8 @@ func TestDiagnosticsJUnit(t *testing.T) {
 }
 
 func TestDiagnosticsMarkdown(t *testing.T) {
-	s, ds := diagnosticsSample()
 	var b bytes.Buffer
-	if err := WriteDiagnosticsMarkdown(&b, s, ds); err != nil {
+	if err := writeValidationMarkdown(&b, diagnosticsSample()); err != nil {
 		t.Fatal(err)
 	}
 	rows := tableRows(t, b.String())
@@ -78,16 +77,15 @@ func TestDiagnosticsMarkdown(t *testing.T) {
 		t.Errorf("markdown:\n%s", b.String())
 	}
 	b.Reset()
-	_ = WriteDiagnosticsMarkdown(&b, DiagnosticSummary{Command: "validate", OK: true}, nil)
+	_ = writeValidationMarkdown(&b, &Validation{Command: "validate", Summary: DiagnosticSummary{OK: true}})
 	if !strings.Contains(b.String(), "ok, 0 errors") || !strings.Contains(b.String(), "_No findings._") {
 		t.Errorf("no findings:\n%s", b.String())
 	}
 }
 
 func TestDiagnosticsGitHub(t *testing.T) {
-	s, ds := diagnosticsSample()
 	var b bytes.Buffer
-	if err := WriteDiagnosticsGitHub(&b, s, ds); err != nil {
+	if err := writeValidationGitHub(&b, diagnosticsSample()); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
@@ -98,5 +96,28 @@ func TestDiagnosticsGitHub(t *testing.T) {
 	}
 	if got := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A fleet that only discovers its targets lists none, and validate (offline)
+// must say so rather than call the fleet not valid.
+func TestValidationTableDiscoveryOnlyFleet(t *testing.T) {
+	for _, tc := range []struct {
+		fleet *CheckedFleet
+		want  string
+	}{
+		{&CheckedFleet{Path: "f.yaml", Discover: 1}, "f.yaml: 0 listed targets, 1 discovery source (not run: validate is offline)"},
+		{&CheckedFleet{Path: "f.yaml", Targets: 2, Discover: 3}, "f.yaml: 2 listed targets, 3 discovery sources (not run"},
+		{&CheckedFleet{Path: "f.yaml", Targets: 2}, "f.yaml: 2 targets\n"},
+		{&CheckedFleet{Path: "f.yaml"}, "f.yaml: not valid"},
+	} {
+		v := &Validation{Fleet: tc.fleet, Migrations: CheckedSet{Dir: "m", Layout: "goose", Versions: []int64{1}}}
+		var b strings.Builder
+		if err := WriteValidation(&b, FormatTable, v); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("fleet %+v: output\n%s\nwant it to contain %q", *tc.fleet, b.String(), tc.want)
+		}
 	}
 }

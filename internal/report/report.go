@@ -148,11 +148,29 @@ func VersionText(v *int64) string {
 	return strconv.FormatInt(*v, 10)
 }
 
-// Finding is one way a target differs from what the migration set says.
+// Finding is one way a target differs from what the migration set says
+// (package drift finds them).
 type Finding struct {
-	Kind   string `json:"kind"`   // pending, unknown_version, gap, uninitialized, checksum_mismatch, schema
-	Object string `json:"object"` // "column users.nickname", "version 3"
-	Detail string `json:"detail"` // "unexpected", "type text, expected character varying(512)"
+	// Kind is one of drift's Kind constants: pending, unknown_version, gap,
+	// uninitialized, checksum_mismatch, unadopted, schema, invalid_index.
+	Kind string `json:"kind"`
+	// Object names the thing that differs: "column users.nickname",
+	// "index api_keys.idx_api_keys_key_prefix", "version 3",
+	// "table " + ledger.VersionTable.
+	Object string `json:"object"`
+	// Detail says how it differs: "unexpected", "missing",
+	// "type text, expected character varying(512)",
+	// "on delete cascade, expected set null".
+	Detail string `json:"detail"`
+}
+
+// String formats f the way an operator would write it:
+// "index api_keys.idx_api_keys_key_prefix missing".
+func (f Finding) String() string {
+	if f.Detail == "" {
+		return f.Object
+	}
+	return f.Object + " " + f.Detail
 }
 
 // Drifted reports whether any target drifted.

@@ -154,7 +154,7 @@ func outcomeLines(t Target) []string {
 
 // findingLine renders a drift finding as "kind: object detail".
 func findingLine(f Finding) string {
-	return strings.TrimSpace(f.Kind + ": " + strings.TrimSpace(f.Object+" "+f.Detail))
+	return strings.TrimSpace(f.Kind + ": " + strings.TrimSpace(f.String()))
 }
 
 // migrationName names a migration by its file name, or by its version when

@@ -157,7 +157,7 @@ func (r *Runner) adoptTarget(ctx context.Context, t fleet.Target, log *slog.Logg
 	if err != nil {
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
-	var findings []drift.Finding
+	var findings []report.Finding
 	if search {
 		claim, findings, err = r.matchVersion(ctx, ref, cmp, snap)
 	} else {
@@ -167,9 +167,7 @@ func (r *Runner) adoptTarget(ctx context.Context, t fleet.Target, log *slog.Logg
 		return r.failure(ctx, t, res, report.StatusFailed, err)
 	}
 	res.ClaimedVersion = &claim
-	for _, f := range findings {
-		res.Findings = append(res.Findings, report.Finding{Kind: f.Kind, Object: f.Object, Detail: f.Detail})
-	}
+	res.Findings = append(res.Findings, findings...)
 	if len(findings) > 0 {
 		if !o.Force {
 			how := fmt.Sprintf("the schema differs from the one the migration set produces at version %d", claim)
@@ -222,7 +220,7 @@ func (r *Runner) readCatalog(ctx context.Context, sess *session, schema string) 
 
 // evidence compares a target's catalog with the schema the set produces at
 // version v.
-func (r *Runner) evidence(ctx context.Context, ref *drift.Reference, cmp *drift.Comparer, snap *drift.Snapshot, v int64) ([]drift.Finding, error) {
+func (r *Runner) evidence(ctx context.Context, ref *drift.Reference, cmp *drift.Comparer, snap *drift.Snapshot, v int64) ([]report.Finding, error) {
 	expected, err := ref.At(ctx, v)
 	if err != nil {
 		return nil, fmt.Errorf("build the reference schema at version %d: %w", v, err)
@@ -233,10 +231,10 @@ func (r *Runner) evidence(ctx context.Context, ref *drift.Reference, cmp *drift.
 // matchVersion finds the version whose schema the catalog equals, newest
 // first. When none does, it returns the closest (fewest differences; the
 // newer on a tie) with its differences.
-func (r *Runner) matchVersion(ctx context.Context, ref *drift.Reference, cmp *drift.Comparer, snap *drift.Snapshot) (int64, []drift.Finding, error) {
+func (r *Runner) matchVersion(ctx context.Context, ref *drift.Reference, cmp *drift.Comparer, snap *drift.Snapshot) (int64, []report.Finding, error) {
 	versions := append([]int64{0}, r.set.Versions()...)
 	var best int64
-	var bestFs []drift.Finding
+	var bestFs []report.Finding
 	for i := len(versions) - 1; i >= 0; i-- {
 		fs, err := r.evidence(ctx, ref, cmp, snap, versions[i])
 		if err != nil {
@@ -297,7 +295,7 @@ func (r *Runner) versionList() string {
 }
 
 // summarize names the first differences, as drift names them.
-func summarize(fs []drift.Finding) string {
+func summarize(fs []report.Finding) string {
 	const show = 5
 	parts := make([]string, 0, show)
 	for i, f := range fs {

@@ -57,7 +57,7 @@ func AppName(target string) string {
 }
 
 // sessionOptions are the pgsession options of the run for appName.
-func (s Settings) sessionOptions(appName string, readOnly bool) pgsession.Options {
+func sessionOptions(s fleet.Defaults, appName string, readOnly bool) pgsession.Options {
 	return pgsession.Options{
 		AppName:                  appName,
 		ConnectTimeout:           s.ConnectTimeout,
@@ -73,8 +73,8 @@ func (s Settings) sessionOptions(appName string, readOnly bool) pgsession.Option
 // only startup parameter (a transaction pooler refuses others). The
 // session's limits are sent as SQL by whoever uses it: SET LOCAL inside
 // each transaction, SET for work outside one.
-func connectAs(ctx context.Context, t fleet.Target, s Settings, readOnly bool, appName string) (*session, error) {
-	opts := s.sessionOptions(appName, readOnly)
+func connectAs(ctx context.Context, t fleet.Target, s fleet.Defaults, readOnly bool, appName string) (*session, error) {
+	opts := sessionOptions(s, appName, readOnly)
 	cfg, meter, err := pgsession.Config(t.DSN, opts)
 	if err != nil {
 		// The fleet was validated before the run; this only happens if a DSN

@@ -118,9 +118,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		if !ok {
 			continue
 		}
-		for _, f := range r.driftFindings(&cmp, st, expected[res.Name], others[res.Name], res) {
-			res.Findings = append(res.Findings, report.Finding{Kind: f.Kind, Object: f.Object, Detail: f.Detail})
-		}
+		res.Findings = append(res.Findings, r.driftFindings(&cmp, st, expected[res.Name], others[res.Name], res)...)
 		res.Findings = append(res.Findings, invalidFindings(st.Invalid)...)
 		if len(res.Findings) > 0 {
 			res.Status = report.StatusDrifted
@@ -140,7 +138,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 // migrated (un) is said to be unadopted instead of never migrated, and its
 // schema is compared with the version the other tool claims, when it
 // claims one.
-func (r *Runner) driftFindings(cmp *drift.Comparer, st *drift.State, expected *drift.Snapshot, un *report.Target, res *report.Target) []drift.Finding {
+func (r *Runner) driftFindings(cmp *drift.Comparer, st *drift.State, expected *drift.Snapshot, un *report.Target, res *report.Target) []report.Finding {
 	if un == nil {
 		return cmp.Check(r.set, st, expected)
 	}
@@ -149,13 +147,13 @@ func (r *Runner) driftFindings(cmp *drift.Comparer, st *drift.State, expected *d
 	if un.ManagedBy == string(ledger.ManagedByHand) {
 		object = "schema"
 	}
-	var fs []drift.Finding
+	var fs []report.Finding
 	if st.Initialized {
 		fs = cmp.Check(r.set, st, expected)
 	} else if un.ClaimedVersion != nil && expected != nil {
 		fs = cmp.Compare(st.Snapshot, expected)
 	}
-	return append([]drift.Finding{{Kind: drift.KindUnadopted, Object: object, Detail: un.Error.Message}}, fs...)
+	return append([]report.Finding{{Kind: drift.KindUnadopted, Object: object, Detail: un.Error.Message}}, fs...)
 }
 
 // inspect reads a target's bookkeeping tables and catalog on a read-only

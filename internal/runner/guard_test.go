@@ -100,7 +100,7 @@ func queryOne(t *testing.T, dsn, q string) int64 {
 func TestStatementEndingTheTransactionStopsTheTarget(t *testing.T) {
 	dsn := newTestDatabase(t)
 	set := handMadeSet("CREATE TABLE before_commit (id int);\nCOMMIT;\nCREATE TABLE after_commit (id int);\n")
-	r, err := New(Options{Set: set, Settings: SettingsFrom(fleet.BuiltinDefaults())})
+	r, err := New(Options{Set: set, Settings: fleet.BuiltinDefaults()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestStatementEndingTheTransactionStopsTheTarget(t *testing.T) {
 func TestRehearsalNeverCommits(t *testing.T) {
 	dsn := newTestDatabase(t)
 	set := handMadeSet("CREATE TABLE rehearsed (id int);\nSELECT 1; COMMIT;\n")
-	r, err := New(Options{Set: set, Settings: SettingsFrom(fleet.BuiltinDefaults())})
+	r, err := New(Options{Set: set, Settings: fleet.BuiltinDefaults()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pressly/goose/v3/database"
 
+	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
@@ -22,59 +23,29 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
-// DefaultParallelism bounds concurrent targets when neither the fleet file
-// nor a flag says otherwise.
-const DefaultParallelism = 8
-
-// Settings are the per-session limits of a run.
-type Settings struct {
-	LockTimeout              time.Duration // PostgreSQL lock_timeout for DDL
-	StatementTimeout         time.Duration // PostgreSQL statement_timeout
-	IdleInTransactionTimeout time.Duration // idle_in_transaction_session_timeout
-	ConnectTimeout           time.Duration // dialing and authentication
-	LockWait                 time.Duration // how long to poll for the target's advisory lock
-	Timeout                  time.Duration // whole budget per target; 0 means none
-	StallTimeout             time.Duration // no bytes from the server this long while waiting: probe the backend; pgsession's default when 0
-}
-
-// SettingsFrom takes a fleet file's session limits.
-func SettingsFrom(d fleet.Defaults) Settings {
-	return Settings{
-		LockTimeout:              d.LockTimeout,
-		StatementTimeout:         d.StatementTimeout,
-		IdleInTransactionTimeout: d.IdleInTransactionTimeout,
-		ConnectTimeout:           d.ConnectTimeout,
-		LockWait:                 d.LockWait,
-		Timeout:                  d.Timeout,
-		StallTimeout:             d.StallTimeout,
-	}
-}
-
 // Options configure a Runner.
 type Options struct {
-	Set            *source.Set
-	Settings       Settings
-	Parallelism    int               // targets in flight at once; DefaultParallelism when 0
+	Set *source.Set
+	// Settings are the run's: a fleet's Defaults with the flags applied.
+	// Its Parallelism bounds the targets in flight at once (the built-in
+	// one when 0); its SharedSchemas follow a tenant's own schema in its
+	// search_path; GolangMigrateIgnore leaves golang-migrate's version table
+	// alone (not kept in step by up, down and adopt, and not compared with
+	// goose's table), where by default a target that has it keeps it in step.
+	Settings       fleet.Defaults
 	TxMode         TxMode            // TxTarget when empty
-	Retries        int               // extra attempts of a transaction after a lock timeout or deadlock; -1 for none, 0 for the default (2)
+	Retries        int               // extra attempts of a transaction after a lock timeout or deadlock; -1 for none, 0 for fleet.DefaultRetries
 	RetryBackoff   time.Duration     // first pause before a retry; 200ms when 0
 	RollbackOnHalt bool              // when a wave halts the rollout, undo what this run applied
 	Logger         *slog.Logger      // progress and diagnostics; discarded when nil
 	Observer       schedule.Observer // told as targets start and finish; nil for none
-	// SharedSchemas follow a tenant's own schema in its search_path (the
-	// fleet's shared_schemas); none by default.
-	SharedSchemas []string
-	// IgnoreGolangMigrate leaves golang-migrate's version table alone:
-	// not kept in step by up, down and adopt, and not compared with goose's
-	// table. By default a target that has it keeps it in step.
-	IgnoreGolangMigrate bool
 }
 
 // Runner runs commands over targets. It is safe for concurrent use; each
 // command call schedules its own targets.
 type Runner struct {
 	set            *source.Set
-	settings       Settings
+	settings       fleet.Defaults
 	parallel       int
 	txMode         TxMode
 	retry          retryPolicy
@@ -99,12 +70,12 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{set: opts.Set, settings: opts.Settings, parallel: opts.Parallelism, txMode: opts.TxMode,
-		rollbackOnHalt: opts.RollbackOnHalt, log: opts.Logger, store: store, sharedSchemas: opts.SharedSchemas,
-		keepMigrate: !opts.IgnoreGolangMigrate, poolers: map[string]bool{},
-		retry: retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}}
+	r := &Runner{set: opts.Set, settings: opts.Settings, parallel: opts.Settings.Parallelism, txMode: opts.TxMode,
+		rollbackOnHalt: opts.RollbackOnHalt, log: opts.Logger, store: store, sharedSchemas: opts.Settings.SharedSchemas,
+		keepMigrate: opts.Settings.GolangMigrateTable != fleet.GolangMigrateIgnore, poolers: map[string]bool{},
+		retry: retryPolicy{attempts: 1 + fleet.DefaultRetries, backoff: 200 * time.Millisecond}}
 	if r.parallel <= 0 {
-		r.parallel = DefaultParallelism
+		r.parallel = fleet.BuiltinDefaults().Parallelism
 	}
 	if r.txMode == "" {
 		r.txMode = TxTarget
@@ -122,7 +93,7 @@ func New(opts Options) (*Runner, error) {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	r.sched = schedule.Config{Parallel: r.parallel, Observer: opts.Observer, Log: r.log,
-		Server: serverKey, Free: r.freeConnections, Sizes: r.readSizes}
+		Server: dsn.Server, Free: r.freeConnections, Sizes: r.readSizes}
 	return r, nil
 }
 

@@ -49,7 +49,7 @@ type deadlineKey struct{}
 // ends the watchdog.
 func (r *Runner) watchTarget(ctx context.Context, t fleet.Target) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	w := &watchdog{r: r, ctx: ctx, t: t, stall: r.settings.sessionOptions("", false).Stall(), cancel: cancel,
+	w := &watchdog{r: r, ctx: ctx, t: t, stall: sessionOptions(r.settings, "", false).Stall(), cancel: cancel,
 		sessions: map[*session]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return context.WithValue(ctx, watchdogKey{}, w), func() {
@@ -125,7 +125,7 @@ func (w *watchdog) check(now time.Time) {
 	}
 	w.mu.Unlock()
 	for _, s := range due {
-		state, reached, err := w.r.probe(w.t, s.pid.Load(), min(w.r.settings.connectTimeout(), w.stall))
+		state, reached, err := w.r.probe(w.t, s.pid.Load(), min(w.r.settings.ConnectBound(), w.stall))
 		if err == nil && state == "active" {
 			w.mu.Lock()
 			if _, ok := w.sessions[s]; ok {
@@ -177,14 +177,6 @@ FROM pg_catalog.pg_stat_activity WHERE pid = $1`, int64(pid)).Scan(&st, &wait, &
 	}
 	_, _ = sess.conn.ExecContext(ctx, "SELECT pg_terminate_backend($1)", int64(pid))
 	return st, true, nil
-}
-
-// connectTimeout is the run's connect timeout, pgsession's default when 0.
-func (s Settings) connectTimeout() time.Duration {
-	if s.ConnectTimeout > 0 {
-		return s.ConnectTimeout
-	}
-	return 10 * time.Second
 }
 
 // budgeted is a context detached from cancellation, for work after the

@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
+	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 )
 
@@ -29,11 +28,10 @@ func (r *Runner) readSizes(ctx context.Context, targets []fleet.Target) map[stri
 	var order []string
 	groups := map[string]*group{}
 	for _, t := range targets {
-		key, name := "server "+serverKey(t), ""
+		server, name := dsn.Server(t.DSN)
+		key := "server " + server
 		if t.Schema != "" {
 			key, name = "database "+t.DatabaseKey()+" as "+t.DSN, t.Schema
-		} else if cfg, err := pgconn.ParseConfig(t.DSN); err == nil {
-			name = cfg.Database
 		}
 		g, ok := groups[key]
 		if !ok {

@@ -39,10 +39,11 @@ type Config struct {
 	Parallel int          // targets in flight at once; 1 when less
 	Observer Observer     // told as targets start and finish
 	Log      *slog.Logger // progress and diagnostics
-	// Server names a target's server: the targets of one server share its
-	// connection slots (at most Free of them run at once; Parallel when
-	// Free is nil or fails, or the server has one target).
-	Server func(fleet.Target) string
+	// Server names the server of a target's DSN (its database is not
+	// used): the targets of one server share its connection slots (at most
+	// Free of them run at once; Parallel when Free is nil or fails, or the
+	// server has one target).
+	Server func(dsn string) (server, database string)
 	Free   func(ctx context.Context, via fleet.Target) (int, error)
 	// Sizes reads the sizes of a wave's targets (by name) for a wave of
 	// order size; a target it leaves out starts after the others.
@@ -339,7 +340,7 @@ func (c Config) slots(ctx context.Context, targets []fleet.Target) map[string]ch
 	count := map[string]int{}
 	for i, t := range targets {
 		if c.Server != nil {
-			keys[i] = c.Server(t)
+			keys[i], _ = c.Server(t.DSN)
 		}
 		k := keys[i]
 		if _, ok := first[k]; !ok {

@@ -27,7 +27,7 @@ func targets(prefix string, n int, server string) []fleet.Target {
 func wave(name string, budget string, ts ...fleet.Target) fleet.WaveTargets {
 	w := fleet.WaveTargets{Wave: fleet.Wave{Name: name}, Targets: ts}
 	if budget != "" {
-		b, err := fleet.ParseBudget(budget)
+		b, err := fleet.ParseFailureBudget(budget)
 		if err != nil {
 			panic(err)
 		}
@@ -450,7 +450,7 @@ func TestCancelWhileWaitingForAConnectionSlot(t *testing.T) {
 	free := func(context.Context, fleet.Target) (int, error) { return 1, nil }
 	done := make(chan *report.Report)
 	go func() {
-		done <- Config{Parallel: 4, Server: func(t fleet.Target) string { return t.DSN }, Free: free}.Run(ctx, "up",
+		done <- Config{Parallel: 4, Server: byDSN, Free: free}.Run(ctx, "up",
 			[]fleet.WaveTargets{wave("w", "", targets("t", 3, "s")...)}, fn)
 	}()
 	<-started
@@ -612,7 +612,7 @@ func TestParallelismBelowOneIsOne(t *testing.T) {
 	}
 }
 
-func byDSN(t fleet.Target) string { return t.DSN }
+func byDSN(dsn string) (string, string) { return dsn, "" }
 
 func TestConnectionSlotsPerServer(t *testing.T) {
 	f := newFake()

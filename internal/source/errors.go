@@ -5,46 +5,33 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
-// Error lists every problem found in a migration set, not just the first, so
-// one run of `orchestrator validate` shows everything that needs fixing.
+// Rule is the rule of every problem found in a migration set, as validate
+// reports it.
+const Rule = "migration-set"
+
+// Error lists every problem found in a migration set, not just the first,
+// so one run of `orchestrator validate` shows everything that needs fixing.
 // Load returns it (as error) whenever the set cannot be used; match it with
 // errors.As.
 type Error struct {
-	Dir      string    // the directory as given to Load
-	Problems []Problem // sorted by File, then Line
+	Dir string // the directory as given to Load
+	// Problems are errors of Rule, sorted by File, then Line. File is the
+	// path of the file, relative to the fs.FS given to Load; "" when the
+	// problem concerns the directory itself (it is empty, or cannot be
+	// read). Line is 1-based: a problem with a file as a whole (its name,
+	// its version, its pairing) points at line 1; Line is 0 when there is
+	// no text to point at (an unreadable file, the directory). Message says
+	// what is wrong and how to fix it.
+	Problems []report.Diagnostic
 }
 
-// Problem is one thing wrong with a migration set: where it is and what to do
-// about it.
-type Problem struct {
-	// File is the path of the file, relative to the fs.FS given to Load; ""
-	// when the problem concerns the directory itself (it is empty, or
-	// cannot be read).
-	File string
-	// Line is 1-based. A problem with a file as a whole (its name, its
-	// version, its pairing) points at line 1; Line is 0 when there is no
-	// text to point at (an unreadable file, the directory).
-	Line int
-	// Msg says what is wrong and how to fix it.
-	Msg string
-}
-
-// String formats p as "file:line: msg", leaving out what p does not have.
-func (p Problem) String() string {
-	switch {
-	case p.File == "":
-		return p.Msg
-	case p.Line <= 0:
-		return p.File + ": " + p.Msg
-	default:
-		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
-	}
-}
-
-// Error formats one problem per line, after a summary line when there is
-// more than one. A directory-level problem (File == "") is prefixed with Dir.
+// Error formats one problem per line, "file:line: message" (leaving out
+// what the problem does not have), after a summary line when there is more
+// than one. A directory-level problem (File == "") is prefixed with Dir.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if len(e.Problems) != 1 {
@@ -56,8 +43,10 @@ func (e *Error) Error() string {
 		}
 		if p.File == "" {
 			b.WriteString(e.Dir + ": ")
+		} else {
+			b.WriteString(p.Location() + ": ")
 		}
-		b.WriteString(p.String())
+		b.WriteString(p.Message)
 	}
 	return b.String()
 }
@@ -73,16 +62,21 @@ type SplitError struct {
 // Error formats e as "line N: msg".
 func (e *SplitError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
+// problem is the problem msg at file:line.
+func problem(file string, line int, msg string) report.Diagnostic {
+	return report.Diagnostic{File: file, Line: line, Rule: Rule, Severity: report.SeverityError, Message: msg}
+}
+
 // problems collects the problems of one Load call.
-type problems []Problem
+type problems []report.Diagnostic
 
 func (ps *problems) add(file string, line int, format string, args ...any) {
-	*ps = append(*ps, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	*ps = append(*ps, problem(file, line, fmt.Sprintf(format, args...)))
 }
 
 // addSplit records err, the failure to split a section of file.
 func (ps *problems) addSplit(file string, err *SplitError) {
-	*ps = append(*ps, Problem{File: file, Line: err.Line, Msg: err.Msg})
+	*ps = append(*ps, problem(file, err.Line, err.Msg))
 }
 
 // asError returns the collected problems as an *Error sorted by file and
@@ -91,8 +85,8 @@ func (ps problems) asError(dir string) *Error {
 	if len(ps) == 0 {
 		return nil
 	}
-	sorted := slices.Clone([]Problem(ps))
-	slices.SortStableFunc(sorted, func(a, b Problem) int {
+	sorted := slices.Clone([]report.Diagnostic(ps))
+	slices.SortStableFunc(sorted, func(a, b report.Diagnostic) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
 	})
 	return &Error{Dir: dir, Problems: sorted}

@@ -103,7 +103,7 @@ func FuzzLoadGoose(f *testing.F) {
 			}
 			maxLine := 2 + strings.Count(content, "\n")
 			for _, p := range le.Problems {
-				if p.Msg == "" || p.File != file || p.Line < 0 || p.Line > maxLine {
+				if p.Message == "" || p.File != file || p.Line < 0 || p.Line > maxLine {
 					t.Fatalf("bad problem %#v", p)
 				}
 			}

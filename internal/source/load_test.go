@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // mapFS builds a file system from path -> content.
@@ -237,19 +239,19 @@ func TestErrorFormat(t *testing.T) {
 	}{
 		{
 			name: "one problem",
-			err:  &Error{Dir: "migrations", Problems: []Problem{{"migrations/003_x.sql", 1, "duplicate version 3 (also in 003_y.sql)"}}},
+			err:  &Error{Dir: "migrations", Problems: []report.Diagnostic{problem("migrations/003_x.sql", 1, "duplicate version 3 (also in 003_y.sql)")}},
 			want: "migrations/003_x.sql:1: duplicate version 3 (also in 003_y.sql)",
 		},
 		{
 			name: "directory problem",
-			err:  &Error{Dir: "migrations", Problems: []Problem{{"", 0, "no migrations found in this directory"}}},
+			err:  &Error{Dir: "migrations", Problems: []report.Diagnostic{problem("", 0, "no migrations found in this directory")}},
 			want: "migrations: no migrations found in this directory",
 		},
 		{
 			name: "several problems",
-			err: &Error{Dir: "db", Problems: []Problem{
-				{"db/001_a.sql", 0, "cannot read the file: permission denied"},
-				{"db/002_b.sql", 7, "unterminated string"},
+			err: &Error{Dir: "db", Problems: []report.Diagnostic{
+				problem("db/001_a.sql", 0, "cannot read the file: permission denied"),
+				problem("db/002_b.sql", 7, "unterminated string"),
 			}},
 			want: "migration set db: 2 problems\ndb/001_a.sql: cannot read the file: permission denied\ndb/002_b.sql:7: unterminated string",
 		},

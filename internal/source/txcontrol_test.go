@@ -94,8 +94,8 @@ func TestLoadRefusesStrayTransactionControl(t *testing.T) {
 		t.Fatalf("problems = %v", e.Problems)
 	}
 	for i, w := range want {
-		if !strings.HasPrefix(e.Problems[i].String(), w) {
-			t.Errorf("problem %d = %q, want prefix %q", i, e.Problems[i], w)
+		if got := (&Error{Problems: e.Problems[i : i+1]}).Error(); !strings.HasPrefix(got, w) {
+			t.Errorf("problem %d = %q, want prefix %q", i, got, w)
 		}
 	}
 }

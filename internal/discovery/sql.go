@@ -1,11 +1,10 @@
-package fleet
+package discovery
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +13,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/orchestrator-dev/orchestrator/internal/dsn"
+	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/pgsession"
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 const (
@@ -50,18 +52,14 @@ WHERE nspname LIKE $1::text
 ORDER BY nspname`
 
 // discoverSource runs one source. Its problems are on the source's line.
-func discoverSource(ctx context.Context, src DiscoverySource, d Defaults) found {
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout(d)+2*queryTimeout(d)+cleanupTimeout)
+func discoverSource(ctx context.Context, src fleet.DiscoverySource, d fleet.Defaults) found {
+	ctx, cancel := context.WithTimeout(ctx, d.ConnectBound()+2*queryTimeout(d)+cleanupTimeout)
 	defer cancel()
 	conn, err := connectDiscovery(ctx, src.Server, d)
 	if err != nil {
-		return found{probs: problems{src.failure("cannot connect to the server", err)}}
+		return found{probs: []report.Diagnostic{failure(src, "cannot connect to the server", err)}}
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
+	defer cleanup(ctx, conn.Close)
 	switch {
 	case src.Databases != "":
 		return discoverDatabases(ctx, conn, src, d)
@@ -72,14 +70,7 @@ func discoverSource(ctx context.Context, src DiscoverySource, d Defaults) found 
 	}
 }
 
-func connectTimeout(d Defaults) time.Duration {
-	if d.ConnectTimeout > 0 {
-		return d.ConnectTimeout
-	}
-	return BuiltinDefaults().ConnectTimeout
-}
-
-func queryTimeout(d Defaults) time.Duration {
+func queryTimeout(d fleet.Defaults) time.Duration {
 	if d.StatementTimeout > 0 {
 		return min(d.StatementTimeout, discoverQueryTimeout)
 	}
@@ -90,10 +81,10 @@ func queryTimeout(d Defaults) time.Duration {
 // application_name, one unprepared extended-protocol statement per query
 // (the operator's query cannot smuggle a second statement, and poolers in
 // transaction mode are fine), and its limits, set per transaction.
-func discoverOptions(d Defaults) pgsession.Options {
+func discoverOptions(d fleet.Defaults) pgsession.Options {
 	return pgsession.Options{
 		AppName:                  discoverAppName,
-		ConnectTimeout:           connectTimeout(d),
+		ConnectTimeout:           d.ConnectBound(),
 		LockTimeout:              d.LockTimeout,
 		StatementTimeout:         queryTimeout(d),
 		IdleInTransactionTimeout: queryTimeout(d),
@@ -103,8 +94,8 @@ func discoverOptions(d Defaults) pgsession.Options {
 }
 
 // connectDiscovery opens one session to a discovery server.
-func connectDiscovery(ctx context.Context, dsn string, d Defaults) (*pgx.Conn, error) {
-	cfg, _, err := pgsession.Config(dsn, discoverOptions(d))
+func connectDiscovery(ctx context.Context, server string, d fleet.Defaults) (*pgx.Conn, error) {
+	cfg, _, err := pgsession.Config(server, discoverOptions(d))
 	if err != nil {
 		// Parse validated it; the error may quote the DSN, so drop it.
 		return nil, errors.New("the server DSN no longer parses (did a PG* variable or a file it names change since the fleet file was read?)")
@@ -114,40 +105,40 @@ func connectDiscovery(ctx context.Context, dsn string, d Defaults) (*pgx.Conn, e
 
 // readTx begins a read-only transaction carrying discovery's limits (SET
 // LOCAL: nothing stays on a server connection a pooler shares).
-func readTx(ctx context.Context, conn *pgx.Conn, d Defaults) (pgx.Tx, error) {
+func readTx(ctx context.Context, conn *pgx.Conn, d fleet.Defaults) (pgx.Tx, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, err
 	}
 	if _, err := tx.Exec(ctx, discoverOptions(d).SetQuery(conn.PgConn(), true)); err != nil {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		_ = tx.Rollback(cctx)
+		cleanup(ctx, tx.Rollback)
 		return nil, err
 	}
 	return tx, nil
 }
 
+// cleanup runs fn, a close or a rollback once the work is done, even when
+// ctx has ended, for at most cleanupTimeout.
+func cleanup(ctx context.Context, fn func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_ = fn(ctx)
+}
+
 // failure is the problem "source: what: err", with err scrubbed of the
 // server DSN and its password.
-func (s DiscoverySource) failure(what string, err error) Problem {
-	detail := Target{DSN: s.Server}.Scrub(err.Error())
-	detail = truncate(strings.Join(strings.Fields(detail), " "), 500)
-	return Problem{Line: s.Line, Msg: fmt.Sprintf("%s: %s: %s", s.Label(), what, detail)}
+func failure(s fleet.DiscoverySource, what string, err error) report.Diagnostic {
+	return fleet.Problemf(s.Line, "%s: %s: %s", s.Label(), what, dsn.Oneline(s.Server, err.Error(), 500))
 }
 
 // queryNames runs a one-column query with the pattern as $1, in a
 // read-only transaction.
-func queryNames(ctx context.Context, conn *pgx.Conn, d Defaults, sql, pattern string) ([]string, error) {
+func queryNames(ctx context.Context, conn *pgx.Conn, d fleet.Defaults, sql, pattern string) ([]string, error) {
 	tx, err := readTx(ctx, conn, d)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		_ = tx.Rollback(cctx)
-	}()
+	defer cleanup(ctx, tx.Rollback)
 	rows, err := tx.Query(ctx, sql, pattern)
 	if err != nil {
 		return nil, err
@@ -155,62 +146,58 @@ func queryNames(ctx context.Context, conn *pgx.Conn, d Defaults, sql, pattern st
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-func discoverDatabases(ctx context.Context, conn *pgx.Conn, src DiscoverySource, d Defaults) found {
+func discoverDatabases(ctx context.Context, conn *pgx.Conn, src fleet.DiscoverySource, d fleet.Defaults) found {
 	var r found
 	names, err := queryNames(ctx, conn, d, databasesSQL, src.Databases)
 	if err != nil {
-		r.probs.addProblem(src.failure("cannot list the databases", err))
+		r.probs = append(r.probs, failure(src, "cannot list the databases", err))
 		return r
 	}
 	for _, db := range names {
-		if why := checkName(db); why != "" {
-			r.probs.addf(src.Line, "%s: database %q cannot be a target name: it %s", src.Label(), db, why)
+		if why := fleet.CheckName(db); why != "" {
+			r.probs = append(r.probs, fleet.Problemf(src.Line, "%s: database %q cannot be a target name: it %s", src.Label(), db, why))
 			continue
 		}
-		dsn, err := withDatabase(src.Server, db)
+		d, err := dsn.WithDatabase(src.Server, db)
 		if err != nil {
-			r.probs.addf(src.Line, "%s: database %q: %v", src.Label(), db, err)
+			r.probs = append(r.probs, fleet.Problemf(src.Line, "%s: database %q: %v", src.Label(), db, err))
 			continue
 		}
-		r.targets = append(r.targets, src.newTarget(db, dsn, "", 0))
+		r.targets = append(r.targets, newTarget(src, db, d, "", 0))
 	}
 	return r
 }
 
-func discoverSchemas(ctx context.Context, conn *pgx.Conn, src DiscoverySource, d Defaults) found {
+func discoverSchemas(ctx context.Context, conn *pgx.Conn, src fleet.DiscoverySource, d fleet.Defaults) found {
 	var r found
 	names, err := queryNames(ctx, conn, d, schemasSQL, src.Schemas)
 	if err != nil {
-		r.probs.addProblem(src.failure("cannot list the schemas", err))
+		r.probs = append(r.probs, failure(src, "cannot list the schemas", err))
 		return r
 	}
 	for _, schema := range names {
-		if why := checkName(schema); why != "" {
-			r.probs.addf(src.Line, "%s: schema %q cannot be a target name: it %s", src.Label(), schema, why)
+		if why := fleet.CheckName(schema); why != "" {
+			r.probs = append(r.probs, fleet.Problemf(src.Line, "%s: schema %q cannot be a target name: it %s", src.Label(), schema, why))
 			continue
 		}
-		r.targets = append(r.targets, src.newTarget(schema, src.Server, schema, 0))
+		r.targets = append(r.targets, newTarget(src, schema, src.Server, schema, 0))
 	}
 	return r
 }
 
 // discoverQuery runs the operator's catalog query in a read-only
 // transaction and turns each row into a target.
-func discoverQuery(ctx context.Context, conn *pgx.Conn, src DiscoverySource, d Defaults) found {
+func discoverQuery(ctx context.Context, conn *pgx.Conn, src fleet.DiscoverySource, d fleet.Defaults) found {
 	var r found
 	tx, err := readTx(ctx, conn, d)
 	if err != nil {
-		r.probs.addProblem(src.failure("cannot start a read-only transaction", err))
+		r.probs = append(r.probs, failure(src, "cannot start a read-only transaction", err))
 		return r
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		_ = tx.Rollback(cctx)
-	}()
+	defer cleanup(ctx, tx.Rollback)
 	rows, err := tx.Query(ctx, src.Query)
 	if err != nil {
-		r.probs.addProblem(src.failure("the query failed", err))
+		r.probs = append(r.probs, failure(src, "the query failed", err))
 		return r
 	}
 	defer rows.Close()
@@ -220,13 +207,13 @@ func discoverQuery(ctx context.Context, conn *pgx.Conn, src DiscoverySource, d D
 		// its error only once the rows are read.
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			r.probs.addProblem(src.failure("the query failed", err))
+			r.probs = append(r.probs, failure(src, "the query failed", err))
 			return r
 		}
 	}
 	cols, msg := findColumns(fds)
 	if msg != "" {
-		r.probs.addf(src.Line, "%s: %s", src.Label(), msg)
+		r.probs = append(r.probs, fleet.Problemf(src.Line, "%s: %s", src.Label(), msg))
 		return r
 	}
 	bad := 0
@@ -237,14 +224,14 @@ func discoverQuery(ctx context.Context, conn *pgx.Conn, src DiscoverySource, d D
 			continue
 		}
 		if bad++; bad <= maxRowProblems {
-			r.probs.addf(src.Line, "%s: %s", src.Label(), msg)
+			r.probs = append(r.probs, fleet.Problemf(src.Line, "%s: %s", src.Label(), msg))
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return found{probs: problems{src.failure("the query failed", err)}}
+		return found{probs: []report.Diagnostic{failure(src, "the query failed", err)}}
 	}
 	if bad > maxRowProblems {
-		r.probs.addf(src.Line, "%s: %d more bad rows", src.Label(), bad-maxRowProblems)
+		r.probs = append(r.probs, fleet.Problemf(src.Line, "%s: %d more bad rows", src.Label(), bad-maxRowProblems))
 	}
 	return r
 }
@@ -291,99 +278,44 @@ func findColumns(fds []pgconn.FieldDescription) (columns, string) {
 
 // target turns the current row into a target, or says (without quoting
 // the DSN) what is wrong with it.
-func (c columns) target(src DiscoverySource, row int, rows pgx.Rows) (Target, string) {
+func (c columns) target(src fleet.DiscoverySource, row int, rows pgx.Rows) (fleet.Target, string) {
 	subject := "row " + strconv.Itoa(row)
 	vals, err := rows.Values()
 	if err != nil {
-		return Target{}, fmt.Sprintf("%s: cannot be read: %s", subject, truncate(strings.Join(strings.Fields(err.Error()), " "), 300))
+		return fleet.Target{}, fmt.Sprintf("%s: cannot be read: %s", subject, dsn.Oneline(src.Server, err.Error(), 300))
 	}
 	name, ok := vals[c.name].(string)
 	switch {
 	case vals[c.name] == nil:
-		return Target{}, subject + ": name is null"
+		return fleet.Target{}, subject + ": name is null"
 	case !ok:
-		return Target{}, subject + ": name is not text"
+		return fleet.Target{}, subject + ": name is not text"
 	}
-	if why := checkName(name); why != "" {
-		return Target{}, fmt.Sprintf("%s: name %s", subject, why)
+	if why := fleet.CheckName(name); why != "" {
+		return fleet.Target{}, fmt.Sprintf("%s: name %s", subject, why)
 	}
 	subject += fmt.Sprintf(" (name %q)", name)
 
-	dsn, ok := vals[c.dsn].(string)
+	rowDSN, ok := vals[c.dsn].(string)
 	switch {
 	case vals[c.dsn] == nil:
-		return Target{}, subject + ": dsn is null"
+		return fleet.Target{}, subject + ": dsn is null"
 	case !ok:
-		return Target{}, subject + ": dsn is not text"
-	case strings.TrimSpace(dsn) == "":
-		return Target{}, subject + ": dsn is empty"
+		return fleet.Target{}, subject + ": dsn is not text"
+	case strings.TrimSpace(rowDSN) == "":
+		return fleet.Target{}, subject + ": dsn is empty"
 	}
-	if _, msg := parseDSN(dsn); msg != "" {
-		return Target{}, fmt.Sprintf("%s: dsn %s", subject, msg)
+	if _, msg := dsn.Parse(rowDSN); msg != "" {
+		return fleet.Target{}, fmt.Sprintf("%s: dsn %s", subject, msg)
 	}
 
-	t := src.newTarget(name, dsn, "", row)
+	t := newTarget(src, name, rowDSN, "", row)
 	if c.labels >= 0 && vals[c.labels] != nil {
-		labels, msg := rowLabels(vals[c.labels], c.labelsJSON)
+		labels, msg := fleet.RowLabels(vals[c.labels], c.labelsJSON)
 		if msg != "" {
-			return Target{}, fmt.Sprintf("%s: labels: %s", subject, msg)
+			return fleet.Target{}, fmt.Sprintf("%s: labels: %s", subject, msg)
 		}
 		maps.Copy(t.Labels, labels)
 	}
 	return t, ""
-}
-
-const labelsHint = "(give a jsonb object of strings, or text like tier=canary,region=eu)"
-
-// rowLabels reads a query row's labels: a decoded json/jsonb object of
-// strings, or text of k=v pairs joined by commas.
-func rowLabels(v any, isJSON bool) (map[string]string, string) {
-	if !isJSON {
-		s, ok := v.(string)
-		if !ok {
-			return nil, "neither jsonb nor text " + labelsHint
-		}
-		return parseLabelText(s)
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, "not a JSON object " + labelsHint
-	}
-	out := make(map[string]string, len(obj))
-	for _, k := range slices.Sorted(maps.Keys(obj)) {
-		if why := checkLabelKey(k); why != "" {
-			return nil, fmt.Sprintf("key %q %s", k, why)
-		}
-		s, ok := obj[k].(string)
-		if !ok {
-			return nil, fmt.Sprintf("the value of %q is not a string %s", k, labelsHint)
-		}
-		out[k] = s
-	}
-	return out, ""
-}
-
-// parseLabelText reads "k=v,k=v" (spaces around keys and values are
-// ignored; "" is no labels).
-func parseLabelText(s string) (map[string]string, string) {
-	out := make(map[string]string)
-	if strings.TrimSpace(s) == "" {
-		return out, ""
-	}
-	for pair := range strings.SplitSeq(s, ",") {
-		pair = strings.TrimSpace(pair)
-		k, v, ok := strings.Cut(pair, "=")
-		if !ok {
-			return nil, fmt.Sprintf("%q is not key=value %s", truncate(pair, 40), labelsHint)
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if why := checkLabelKey(k); why != "" {
-			return nil, fmt.Sprintf("key %q %s", k, why)
-		}
-		if _, dup := out[k]; dup {
-			return nil, fmt.Sprintf("the key %q is given twice", k)
-		}
-		out[k] = v
-	}
-	return out, ""
 }

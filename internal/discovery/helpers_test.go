@@ -1,9 +1,10 @@
-package fleet
+package discovery
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 )
 
 // defaultTestDSN is the server the discovery tests use when ORCH_TEST_DSN
@@ -124,15 +127,44 @@ func keywordValueDSN(cfg *pgx.ConnConfig, db string) string {
 		sslmode = "require"
 	}
 	s := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s",
-		quoteKeywordValue(cfg.Host), cfg.Port, quoteKeywordValue(cfg.User), quoteKeywordValue(db), sslmode)
+		quoteValue(cfg.Host), cfg.Port, quoteValue(cfg.User), quoteValue(db), sslmode)
 	if cfg.Password != "" {
-		s += " password=" + quoteKeywordValue(cfg.Password)
+		s += " password=" + quoteValue(cfg.Password)
 	}
 	return s
 }
 
+// quoteValue quotes v as a keyword/value string value: '...', with ' and \
+// written as \' and \\.
+func quoteValue(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// parseString parses src as the fleet file "fleet.yaml", with vars as its
+// environment.
+func parseString(t *testing.T, src string, vars map[string]string) (*fleet.Fleet, error) {
+	t.Helper()
+	return fleet.Parse(strings.NewReader(src), "fleet.yaml", func(k string) (string, bool) {
+		v, ok := vars[k]
+		return v, ok
+	})
+}
+
+// asError asserts that err is a *fleet.Error and returns it.
+func asError(t *testing.T, err error) *fleet.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatal("got no error, want an *Error")
+	}
+	var fe *fleet.Error
+	if !errors.As(err, &fe) {
+		t.Fatalf("got %T (%v), want *Error", err, err)
+	}
+	return fe
+}
+
 // fleetWith parses src as fleet.yaml, with ${SERVER} (and any vars) defined.
-func fleetWith(t *testing.T, src string, vars map[string]string) *Fleet {
+func fleetWith(t *testing.T, src string, vars map[string]string) *fleet.Fleet {
 	t.Helper()
 	f, err := parseString(t, src, vars)
 	if err != nil {
@@ -151,4 +183,13 @@ func lineOf(t *testing.T, src, s string) int {
 	}
 	t.Fatalf("%q is not in the fleet file", s)
 	return 0
+}
+
+// names returns the names of targets, in order.
+func names(targets []fleet.Target) []string {
+	out := make([]string, len(targets))
+	for i, t := range targets {
+		out[i] = t.Name
+	}
+	return out
 }

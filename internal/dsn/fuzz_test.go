@@ -1,4 +1,4 @@
-package fleet
+package dsn
 
 import (
 	"net/url"
@@ -25,7 +25,7 @@ func FuzzRedact(f *testing.F) {
 	// of them is "found" without having leaked.
 	fixed := strings.Join([]string{
 		"the database URL (--dsn or DATABASE_URL) is not a valid PostgreSQL connection string",
-		dsnHint,
+		Hint,
 		"; a special character in the password (/ ? # @ : % or space) must be percent-encoded, e.g. / as %2F",
 		`every setting must be key=value; quote a value containing spaces as '...' and write ' and \ inside it as \' and \\)`,
 		`has "@" in its host name; an "@" in the user name or password must be percent-encoded as %40`,
@@ -50,26 +50,24 @@ func FuzzRedact(f *testing.F) {
 		for _, form := range forms {
 			dsn := form.prefix + form.written + form.suffix
 			skeleton := form.prefix + form.suffix
-			tg := Target{Name: "acme", DSN: dsn}
-			if _, err := Single(dsn); err != nil {
-				msg := err.Error()
+			if _, msg := Parse(dsn); msg != "" {
 				if strings.Contains(msg, pw) && !strings.Contains(fixed, pw) && !strings.Contains(skeleton, pw) {
-					t.Fatalf("Single(%q) error shows the password %q:\n%s", dsn, pw, msg)
+					t.Fatalf("Parse(%q) error shows the password %q:\n%s", dsn, pw, msg)
 				}
 				continue
 			}
 			cfg, err := pgconn.ParseConfig(dsn)
 			if err != nil {
-				t.Fatalf("Single accepted %q but pgconn does not: %v", dsn, err)
+				t.Fatalf("Parse accepted %q but pgconn does not: %v", dsn, err)
 			}
 			secret := cfg.Password // what would be sent to the server
 			if secret == "" || strings.Contains(secret, "x") || strings.Contains(skeleton, secret) {
 				continue
 			}
-			if got := tg.RedactedDSN(); strings.Contains(got, secret) {
-				t.Fatalf("RedactedDSN() = %q shows the password %q (dsn %q)", got, secret, dsn)
+			if got := Redact(dsn); strings.Contains(got, secret) {
+				t.Fatalf("Redact() = %q shows the password %q (dsn %q)", got, secret, dsn)
 			}
-			if got := tg.Scrub("auth failed: " + secret + " at " + dsn); strings.Contains(got, secret) {
+			if got := Scrub(dsn, "auth failed: "+secret+" at "+dsn); strings.Contains(got, secret) {
 				t.Fatalf("Scrub() = %q shows the password %q (dsn %q)", got, secret, dsn)
 			}
 		}

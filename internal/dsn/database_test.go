@@ -1,4 +1,4 @@
-package fleet
+package dsn
 
 import (
 	"errors"
@@ -30,12 +30,12 @@ func TestWithDatabase(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := withDatabase(tt.dsn, tt.db)
+			got, err := WithDatabase(tt.dsn, tt.db)
 			if err != nil {
-				t.Fatalf("withDatabase: %v", err)
+				t.Fatalf("WithDatabase: %v", err)
 			}
 			if got != tt.want {
-				t.Errorf("withDatabase(%q, %q)\n got %s\nwant %s", tt.dsn, tt.db, got, tt.want)
+				t.Errorf("WithDatabase(%q, %q)\n got %s\nwant %s", tt.dsn, tt.db, got, tt.want)
 			}
 			cfg, err := pgconn.ParseConfig(got)
 			if err != nil {
@@ -50,42 +50,24 @@ func TestWithDatabase(t *testing.T) {
 
 func TestWithDatabaseRefuses(t *testing.T) {
 	for _, dsn := range []string{"not a dsn", "host='unterminated", "postgres://h:port/db"} {
-		if got, err := withDatabase(dsn, "x"); !errors.Is(err, errDeriveDSN) || got != "" {
-			t.Errorf("withDatabase(%q) = %q, %v; want errDeriveDSN", dsn, got, err)
+		if got, err := WithDatabase(dsn, "x"); !errors.Is(err, ErrDerive) || got != "" {
+			t.Errorf("WithDatabase(%q) = %q, %v; want ErrDerive", dsn, got, err)
 		}
 	}
 }
 
-func TestDatabaseKey(t *testing.T) {
-	tests := []struct{ dsn, want string }{
-		{"postgres://u:pw@db1:5433/acme", "db1:5433/acme"},
-		{"host=db1 dbname=acme user=u", "db1:5432/acme"},
-		{"postgres://u@[::1]/acme", "[::1]:5432/acme"},
-		{"host=/var/run/postgresql dbname=acme", "/var/run/postgresql:5432/acme"},
-		{"postgres://u@h1,h2:5433/acme", "h1:5432/acme"},
-		{"%%% not a dsn", ""},
+func TestServer(t *testing.T) {
+	tests := []struct{ dsn, server, db string }{
+		{"postgres://u:pw@db1:5433/acme", "db1:5433", "acme"},
+		{"host=db1 dbname=acme user=u", "db1:5432", "acme"},
+		{"postgres://u@[::1]/acme", "[::1]:5432", "acme"},
+		{"host=/var/run/postgresql dbname=acme", "/var/run/postgresql:5432", "acme"},
+		{"postgres://u@h1,h2:5433/acme", "h1:5432", "acme"},
+		{"%%% not a dsn", "", ""},
 	}
 	for _, tt := range tests {
-		if got := (Target{DSN: tt.dsn}).DatabaseKey(); got != tt.want {
-			t.Errorf("DatabaseKey(%q) = %q, want %q", tt.dsn, got, tt.want)
-		}
-	}
-	a := Target{Name: "a", DSN: "postgres://u:pw@db1/app", Schema: "a"}
-	b := Target{Name: "b", DSN: "postgres://u:pw@db1/app", Schema: "b"}
-	if a.DatabaseKey() != b.DatabaseKey() {
-		t.Errorf("schema targets of one database have different keys: %q, %q", a.DatabaseKey(), b.DatabaseKey())
-	}
-}
-
-func TestQuotedSchema(t *testing.T) {
-	for schema, want := range map[string]string{
-		"":                     "",
-		"tenant_a":             `"tenant_a"`,
-		`a"; DROP TABLE x; --`: `"a""; DROP TABLE x; --"`,
-		"Mixed Case":           `"Mixed Case"`,
-	} {
-		if got := (Target{Schema: schema}).QuotedSchema(); got != want {
-			t.Errorf("QuotedSchema(%q) = %s, want %s", schema, got, want)
+		if server, db := Server(tt.dsn); server != tt.server || db != tt.db {
+			t.Errorf("Server(%q) = %q, %q; want %q, %q", tt.dsn, server, db, tt.server, tt.db)
 		}
 	}
 }

@@ -2,7 +2,7 @@ package fleet
 
 import "testing"
 
-func TestBudget(t *testing.T) {
+func TestFailureBudget(t *testing.T) {
 	cases := []struct {
 		in      string
 		n, want int
@@ -17,23 +17,23 @@ func TestBudget(t *testing.T) {
 		{" 10 % ", 30, 3, "10%"},
 	}
 	for _, tc := range cases {
-		b, err := ParseBudget(tc.in)
+		b, err := ParseFailureBudget(tc.in)
 		if err != nil {
-			t.Fatalf("ParseBudget(%q): %v", tc.in, err)
+			t.Fatalf("ParseFailureBudget(%q): %v", tc.in, err)
 		}
 		if got := b.Allowed(tc.n); got != tc.want {
-			t.Errorf("ParseBudget(%q).Allowed(%d) = %d, want %d", tc.in, tc.n, got, tc.want)
+			t.Errorf("ParseFailureBudget(%q).Allowed(%d) = %d, want %d", tc.in, tc.n, got, tc.want)
 		}
 		if b.String() != tc.str {
 			t.Errorf("String() = %q, want %q", b.String(), tc.str)
 		}
 	}
 	for _, bad := range []string{"", "-1", "x", "101%", "-5%", "two"} {
-		if _, err := ParseBudget(bad); err == nil {
-			t.Errorf("ParseBudget(%q) accepted", bad)
+		if _, err := ParseFailureBudget(bad); err == nil {
+			t.Errorf("ParseFailureBudget(%q) accepted", bad)
 		}
 	}
-	if (Budget{}).Allowed(1000) < 1000 {
+	if (FailureBudget{}).Allowed(1000) < 1000 {
 		t.Error("unlimited budget limits")
 	}
 }

@@ -1,4 +1,4 @@
-package fleet
+package dsn
 
 import (
 	"net/url"
@@ -6,6 +6,24 @@ import (
 	"strconv"
 	"strings"
 )
+
+// Scrub returns s with every occurrence of dsn replaced by the redacted
+// DSN (see Redact), and every occurrence of its password replaced by
+// "xxxxx", including URL-decoded, URL-encoded, backslash-unescaped and
+// %q-quoted forms. Run it on every message that may have seen the DSN
+// (connection and driver errors) before showing it. It errs towards masking
+// too much.
+func Scrub(dsn, s string) string {
+	if dsn == "" || s == "" {
+		return s
+	}
+	redacted := Redact(dsn)
+	whole := map[string]string{}
+	for _, form := range []string{dsn, percentDecode(dsn), quotedForm(dsn)} {
+		whole[form] = redacted
+	}
+	return newMasker(secretForms(passwords(dsn)), whole).Replace(s)
+}
 
 // passwords returns every string in dsn that is, or may be, a password, as
 // written in dsn. It over-reports on purpose: it is used to mask, and masking
@@ -33,7 +51,7 @@ func passwords(dsn string) []string {
 		if !isURL && v.start < len(dsn) && dsn[v.start] == '\'' {
 			// A quote inside a quoted value ends it early (password='it's'),
 			// stranding the rest; take everything up to the next key=.
-			if ext := strings.TrimRight(dsn[v.start+1:nextKeyword(dsn, v.end)], "' \t\n\r\v\f"); ext != v.raw {
+			if ext := strings.TrimRight(dsn[v.start+1:nextKeyword(dsn, v.end)], "'"+spaces); ext != v.raw {
 				add(ext)
 			}
 		}
@@ -58,10 +76,7 @@ func nextKeyword(dsn string, i int) int {
 		if !isSpace(dsn[j]) {
 			continue
 		}
-		k := j
-		for k < len(dsn) && isSpace(dsn[k]) {
-			k++
-		}
+		k := skipSpaces(dsn, j)
 		end := k
 		for end < len(dsn) && !isSpace(dsn[end]) && dsn[end] != '=' && dsn[end] != '\'' {
 			end++

@@ -1,17 +1,20 @@
-package fleet
+package dsn
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // mask replaces every password this package redacts.
 const mask = "xxxxx"
 
-// RedactDSN returns dsn with its passwords replaced by "xxxxx", in both
+// Redact returns dsn with its passwords replaced by "xxxxx", in both
 // forms PostgreSQL accepts: a URL (the userinfo password and password= or
 // sslpassword= query parameters) and keyword/value (password=secret and
 // password='se cret'). It is best effort on malformed input, erring towards
 // masking too much: a password with an unencoded "/" or "@" in a URL is
 // still masked whole.
-func RedactDSN(dsn string) string {
+func Redact(dsn string) string {
 	cands := passwords(dsn)
 	prefix := ""
 	if rest, ok := cutURLScheme(dsn); ok {
@@ -103,7 +106,7 @@ func userinfoEnd(rest string) (int, bool) {
 	if last < i {
 		return 0, false
 	}
-	if _, port, ok := strings.Cut(rest[:i], ":"); ok && !allDigits(port) {
+	if _, port, ok := strings.Cut(rest[:i], ":"); ok && (port == "" || strings.Trim(port, "0123456789") != "") {
 		return last, true
 	}
 	return 0, false
@@ -145,37 +148,30 @@ func nextPasswordValue(dsn string, from int, inURL bool) (span, bool) {
 		}
 		j := from + i + len("password")
 		from = j
-		for j < len(dsn) && isSpace(dsn[j]) && !inURL {
-			j++
+		if !inURL {
+			j = skipSpaces(dsn, j)
 		}
 		if j >= len(dsn) || dsn[j] != '=' {
 			continue
 		}
 		j++
-		for j < len(dsn) && isSpace(dsn[j]) && !inURL {
-			j++
-		}
-		start := j
-		if !inURL && j < len(dsn) && dsn[j] == '\'' {
-			k := j + 1
-			for k < len(dsn) && dsn[k] != '\'' {
-				if dsn[k] == '\\' {
-					k++
-				}
-				k++
+		if inURL {
+			end := len(dsn)
+			if k := strings.IndexAny(dsn[j:], spaces+"&"); k >= 0 {
+				end = j + k
 			}
-			end := min(k+1, len(dsn))
-			return span{start: start, end: end, raw: dsn[j+1 : min(k, len(dsn))]}, true
+			return span{start: j, end: end, raw: dsn[j:end]}, true
 		}
-		k := j
-		for k < len(dsn) && !isSpace(dsn[k]) && !(inURL && dsn[k] == '&') {
-			if dsn[k] == '\\' && !inURL {
-				k++
+		j = skipSpaces(dsn, j)
+		end, closed := valueEnd(dsn, j)
+		raw := dsn[j:end]
+		if j < end && dsn[j] == '\'' {
+			raw = raw[1:]
+			if closed {
+				raw = raw[:len(raw)-1]
 			}
-			k++
 		}
-		k = min(k, len(dsn))
-		return span{start: start, end: k, raw: dsn[j:k]}, true
+		return span{start: j, end: end, raw: raw}, true
 	}
 }
 
@@ -194,10 +190,8 @@ func percentDecode(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] == '%' && i+2 < len(s) {
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if ok1 && ok2 {
-				b.WriteByte(hi<<4 | lo)
+			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(v))
 				i += 2
 				continue
 			}
@@ -223,18 +217,6 @@ func unescapeKeywordValue(s string) string {
 	return b.String()
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
 // indexFold is strings.Index with ASCII case folding (sub must be lower case).
 func indexFold(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
@@ -254,20 +236,4 @@ func indexFold(s, sub string) int {
 		}
 	}
 	return -1
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

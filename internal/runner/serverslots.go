@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"net"
-	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
@@ -60,16 +57,6 @@ func (r *Runner) dial(ctx context.Context, t fleet.Target, readOnly bool) (*sess
 func tooManyConnections(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "53300" || pgErr.Code == "53400")
-}
-
-// serverKey names the server a target lives on (its first host and port);
-// "" when the DSN cannot say.
-func serverKey(t fleet.Target) string {
-	cfg, err := pgx.ParseConfig(t.DSN)
-	if err != nil {
-		return ""
-	}
-	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
 }
 
 // freeConnections asks a server how many more client connections it takes.

@@ -1,22 +1,34 @@
-package fleet
+// Package dsn reads PostgreSQL connection strings (DSNs), in both forms
+// PostgreSQL accepts: postgres:// URLs and keyword/value strings. It
+// validates them with pgconn.ParseConfig (which never connects), rewrites
+// the database of one, tells which server one reaches, and keeps their
+// secrets out of anything shown: Redact masks the passwords of a DSN, Scrub
+// masks a DSN and its passwords wherever a message quotes them.
+//
+// A DSN is a secret: messages of this package never quote one.
+package dsn
 
 import (
 	"errors"
+	"net"
+	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// dsnHint shows both accepted forms; it is fixed text, so it cannot leak.
-const dsnHint = "expected postgres://user:password@host:5432/db or host=... dbname=..."
+// Hint shows both accepted forms; it is fixed text, so it cannot leak.
+const Hint = "expected postgres://user:password@host:5432/db or host=... dbname=..."
 
-// parseDSN validates dsn the way the run will use it, without connecting.
+// Parse validates dsn the way the run will use it, without connecting.
 // On failure it returns a message safe to show: the pgconn error with the
 // connection string cut off and the rest scrubbed of the DSN's passwords.
 //
 // pgconn.ParseConfig reads PG* environment variables and any files the DSN
 // names (passfile, service file, TLS certificates), but opens no connection.
-func parseDSN(dsn string) (*pgconn.Config, string) {
+func Parse(dsn string) (*pgconn.Config, string) {
 	cfg, err := pgconn.ParseConfig(dsn)
 	if err == nil {
 		// pgconn, like libpq, ends the userinfo at the first "@", so an
@@ -28,13 +40,13 @@ func parseDSN(dsn string) (*pgconn.Config, string) {
 		}
 		for _, h := range hosts {
 			if strings.Contains(h, "@") {
-				return nil, `has "@" in its host name; an "@" in the user name or password must be percent-encoded as %40 (` + dsnHint + ")"
+				return nil, `has "@" in its host name; an "@" in the user name or password must be percent-encoded as %40 (` + Hint + ")"
 			}
 		}
 		return cfg, ""
 	}
 	msg := "is not a valid PostgreSQL connection string"
-	detail := dsnErrorDetail(Target{DSN: dsn}, err)
+	detail := errorDetail(dsn, err)
 	stranded := strandedAt(dsn)
 	if stranded {
 		// What pgconn quotes is likely a piece of the password.
@@ -46,13 +58,13 @@ func parseDSN(dsn string) (*pgconn.Config, string) {
 	if stranded {
 		msg += "; a special character in the password (/ ? # @ : % or space) must be percent-encoded, e.g. / as %2F"
 	}
-	return nil, msg + " (" + dsnHint + ")"
+	return nil, msg + " (" + Hint + ")"
 }
 
-// dsnErrorDetail is what went wrong according to pgconn, without the
+// errorDetail is what went wrong according to pgconn, without the
 // connection string pgconn quotes (redacted only on a best-effort basis):
 // "cannot parse `...`: invalid port" becomes "invalid port".
-func dsnErrorDetail(t Target, err error) string {
+func errorDetail(dsn string, err error) string {
 	text := err.Error()
 	var pce *pgconn.ParseConfigError
 	if errors.As(err, &pce) {
@@ -76,11 +88,7 @@ func dsnErrorDetail(t Target, err error) string {
 			break
 		}
 	}
-	text = strings.Join(strings.Fields(t.Scrub(text)), " ")
-	if advice != "" {
-		text += advice
-	}
-	return truncate(text, 300)
+	return truncate(Oneline(dsn, text, 0)+advice, 300)
 }
 
 // strandedAt reports whether dsn is a URL whose password, as pgconn reads
@@ -99,21 +107,45 @@ func strandedAt(dsn string) bool {
 	return rest[i] != '@' || i != at
 }
 
+// quoted matches what pgconn quotes, "..." (or an unclosed " and the rest).
+var quoted = regexp.MustCompile(`"[^"]*("|$)`)
+
 // unquote replaces every "..." in s by "...", dropping what pgconn quoted.
-func unquote(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(s, '"')
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		j := strings.IndexByte(s[i+1:], '"')
-		if j < 0 {
-			b.WriteString(s[:i+1] + `..."`)
-			return b.String()
-		}
-		b.WriteString(s[:i] + `"..."`)
-		s = s[i+1+j+1:]
+func unquote(s string) string { return quoted.ReplaceAllLiteralString(s, `"..."`) }
+
+// Oneline is text on one line (runs of whitespace become one space),
+// scrubbed of dsn and its passwords (see Scrub) and cut to n bytes when n is
+// above 0: a driver error fit to show.
+func Oneline(dsn, text string, n int) string {
+	text = strings.Join(strings.Fields(Scrub(dsn, text)), " ")
+	if n > 0 {
+		text = truncate(text, n)
 	}
+	return text
+}
+
+// truncate shortens s to at most n bytes (on a rune boundary), marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
+
+// Server returns "host:port" of dsn's first host (a Unix socket directory
+// as "/dir:port"), which names the server, and the database dsn names;
+// "", "" when dsn does not parse.
+func Server(dsn string) (hostPort, database string) {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return "", ""
+	}
+	port := strconv.Itoa(int(cfg.Port))
+	if strings.HasPrefix(cfg.Host, "/") {
+		return cfg.Host + ":" + port, cfg.Database
+	}
+	return net.JoinHostPort(cfg.Host, port), cfg.Database
 }

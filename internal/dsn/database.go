@@ -1,4 +1,4 @@
-package fleet
+package dsn
 
 import (
 	"errors"
@@ -7,22 +7,22 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// errDeriveDSN is why a discovered database gets no DSN. It is fixed text:
-// the DSN it concerns is a secret.
-var errDeriveDSN = errors.New("cannot derive its DSN from the server's (the server DSN may name the database in a way that cannot be rewritten; use a discover query instead)")
+// ErrDerive is the error of WithDatabase. It is fixed text: the DSN it
+// concerns is a secret.
+var ErrDerive = errors.New("cannot derive its DSN from the server's (the server DSN may name the database in a way that cannot be rewritten; use a discover query instead)")
 
-// withDatabase returns dsn with its database replaced by db, in dsn's own
+// WithDatabase returns dsn with its database replaced by db, in dsn's own
 // form: for a URL the path is replaced (percent-encoded) and any dbname
 // query parameter dropped; for keyword/value every dbname= is dropped and
 // dbname='db' appended, quoted as libpq reads it. Everything else, the
 // password included, is kept byte for byte.
 //
 // The result is checked by parsing it: it must name db and the same hosts,
-// ports, user and password as dsn, or errDeriveDSN is returned.
-func withDatabase(dsn, db string) (string, error) {
+// ports, user and password as dsn, or ErrDerive is returned.
+func WithDatabase(dsn, db string) (string, error) {
 	before, err := pgconn.ParseConfig(dsn)
 	if err != nil {
-		return "", errDeriveDSN
+		return "", ErrDerive
 	}
 	var out string
 	if _, isURL := cutURLScheme(dsn); isURL {
@@ -30,12 +30,12 @@ func withDatabase(dsn, db string) (string, error) {
 	} else {
 		var ok bool
 		if out, ok = keywordValueWithDatabase(dsn, db); !ok {
-			return "", errDeriveDSN
+			return "", ErrDerive
 		}
 	}
 	after, err := pgconn.ParseConfig(out)
 	if err != nil || after.Database != db || !sameServer(before, after) {
-		return "", errDeriveDSN
+		return "", ErrDerive
 	}
 	return out, nil
 }
@@ -134,11 +134,11 @@ func keywordValueWithDatabase(dsn, db string) (string, bool) {
 		}
 	}
 	b.WriteString(dsn[from:])
-	out := strings.TrimRight(b.String(), " \t\n\r\v\f")
+	out := strings.TrimRight(b.String(), spaces)
 	if out != "" {
 		out += " "
 	}
-	return out + "dbname=" + quoteKeywordValue(db), true
+	return out + "dbname=" + quoteValue(db), true
 }
 
 // kvPair is one key=value of a keyword/value string: dsn[start:next] is the
@@ -150,54 +150,64 @@ type kvPair struct {
 
 // keywordValuePairs splits s as pgconn's keyword/value parser does.
 func keywordValuePairs(s string) ([]kvPair, bool) {
-	skip := func(i int) int {
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-		return i
-	}
 	var out []kvPair
-	for i := skip(0); i < len(s); {
+	for i := skipSpaces(s, 0); i < len(s); {
 		start := i
 		eq := strings.IndexByte(s[i:], '=')
 		if eq < 0 {
 			return nil, false
 		}
-		key := strings.Trim(s[i:i+eq], " \t\n\r\v\f")
-		i = skip(i + eq + 1)
-		switch {
-		case i == len(s):
-		case s[i] != '\'':
-			for i < len(s) && !isSpace(s[i]) {
-				if s[i] == '\\' {
-					i++
-					if i == len(s) {
-						break
-					}
-				}
-				i++
-			}
-		default:
-			i++
-			for i < len(s) && s[i] != '\'' {
-				if s[i] == '\\' {
-					i++
-				}
-				i++
-			}
-			if i >= len(s) {
-				return nil, false
-			}
-			i++
+		end, closed := valueEnd(s, skipSpaces(s, i+eq+1))
+		if !closed {
+			return nil, false
 		}
-		i = skip(i)
-		out = append(out, kvPair{key: key, start: start, next: i})
+		out = append(out, kvPair{key: strings.Trim(s[i:i+eq], spaces), start: start, next: skipSpaces(s, end)})
+		i = skipSpaces(s, end)
 	}
 	return out, true
 }
 
-// quoteKeywordValue quotes v as a keyword/value string value: '...', with
+// valueEnd reads the keyword/value value that starts at s[i] as pgconn
+// does: a quoted value runs past its closing quote, an unquoted one to the
+// next space, and a backslash escapes the byte after it. It returns where
+// the value ends (at most len(s)) and whether a quoted value was closed.
+func valueEnd(s string, i int) (end int, closed bool) {
+	if i < len(s) && s[i] == '\'' {
+		for i++; i < len(s) && s[i] != '\''; i++ {
+			if s[i] == '\\' {
+				i++
+			}
+		}
+		if i >= len(s) {
+			return len(s), false
+		}
+		return i + 1, true
+	}
+	for i < len(s) && !isSpace(s[i]) {
+		if s[i] == '\\' {
+			i++
+		}
+		i++
+	}
+	return min(i, len(s)), true
+}
+
+// spaces are the bytes that separate keyword/value settings.
+const spaces = " \t\n\r\v\f"
+
+func isSpace(c byte) bool { return strings.IndexByte(spaces, c) >= 0 }
+
+// skipSpaces returns the index of the first byte of s from i on that is not
+// a space, or len(s).
+func skipSpaces(s string, i int) int {
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	return i
+}
+
+// quoteValue quotes v as a keyword/value string value: '...', with
 // ' and \ written as \' and \\.
-func quoteKeywordValue(v string) string {
+func quoteValue(v string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }

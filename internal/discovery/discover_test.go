@@ -1,4 +1,4 @@
-package fleet
+package discovery
 
 import (
 	"context"
@@ -13,17 +13,19 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 )
 
 // discover runs Discover with the test's context.
-func discover(t *testing.T, f *Fleet) (*Fleet, error) {
+func discover(t *testing.T, f *fleet.Fleet) (*fleet.Fleet, error) {
 	t.Helper()
 	return Discover(testContext(t), f)
 }
 
-// discoverError runs Discover, which must fail with an *Error that shows
+// discoverError runs Discover, which must fail with an *fleet.Error that shows
 // none of secrets.
-func discoverError(t *testing.T, f *Fleet, secrets ...string) *Error {
+func discoverError(t *testing.T, f *fleet.Fleet, secrets ...string) *fleet.Error {
 	t.Helper()
 	got, err := discover(t, f)
 	if got != nil {
@@ -39,10 +41,10 @@ func discoverError(t *testing.T, f *Fleet, secrets ...string) *Error {
 }
 
 // wantProblem asserts that fe has a problem on line containing msg.
-func wantProblem(t *testing.T, fe *Error, line int, msg string) {
+func wantProblem(t *testing.T, fe *fleet.Error, line int, msg string) {
 	t.Helper()
 	for _, p := range fe.Problems {
-		if p.Line == line && strings.Contains(p.Msg, msg) {
+		if p.Line == line && strings.Contains(p.Message, msg) {
 			return
 		}
 	}
@@ -212,12 +214,12 @@ func TestDiscoverQuery(t *testing.T) {
 	server, _ := catalog(t)
 	tests := []struct {
 		name, query string
-		want        []Target
+		want        []fleet.Target
 	}{
 		{
 			name:  "jsonb labels",
 			query: "SELECT name, dsn, labels FROM tenants WHERE active ORDER BY name",
-			want: []Target{
+			want: []fleet.Target{
 				{Name: "acme", DSN: "postgres://app:pw1@db1/acme", Labels: map[string]string{"tier": "canary", "region": "us", "source": "catalog"}, Origin: "fleet.yaml:2 (query row 1)"},
 				{Name: "globex", DSN: "host=db2 dbname=globex password='p w'", Labels: map[string]string{"region": "eu", "source": "catalog"}, Origin: "fleet.yaml:2 (query row 2)"},
 			},
@@ -225,7 +227,7 @@ func TestDiscoverQuery(t *testing.T) {
 		{
 			name:  "text labels, columns in any order",
 			query: "SELECT labels, 1 AS extra, dsn, name FROM tenants_text ORDER BY name DESC",
-			want: []Target{
+			want: []fleet.Target{
 				{Name: "umbrella", DSN: "postgres://db3/umbrella", Labels: map[string]string{"region": "eu", "source": "catalog"}, Origin: "fleet.yaml:2 (query row 1)"},
 				{Name: "initech", DSN: "postgres://db3/initech", Labels: map[string]string{"tier": "canary", "region": "us", "source": "catalog"}, Origin: "fleet.yaml:2 (query row 2)"},
 				{Name: "hooli", DSN: "postgres://db3/hooli", Labels: map[string]string{"region": "eu", "source": "catalog"}, Origin: "fleet.yaml:2 (query row 3)"},
@@ -234,14 +236,14 @@ func TestDiscoverQuery(t *testing.T) {
 		{
 			name:  "no labels column",
 			query: "SELECT name::varchar, dsn FROM tenants WHERE name = 'acme'",
-			want: []Target{
+			want: []fleet.Target{
 				{Name: "acme", DSN: "postgres://app:pw1@db1/acme", Labels: map[string]string{"region": "eu", "source": "catalog"}, Origin: "fleet.yaml:2 (query row 1)"},
 			},
 		},
 		{
 			name:  "session is tagged and read-only",
 			query: "SELECT current_setting('application_name') || ' ' || current_setting('transaction_read_only') AS name, 'postgres://h/x' AS dsn",
-			want: []Target{
+			want: []fleet.Target{
 				{Name: "orchestrator:discover on", DSN: "postgres://h/x", Labels: map[string]string{"region": "eu", "source": "catalog"}, Origin: "fleet.yaml:2 (query row 1)"},
 			},
 		},
@@ -473,7 +475,7 @@ discover:
 }
 
 func TestDiscoverWithoutSources(t *testing.T) {
-	f := &Fleet{Targets: []Target{{Name: "a", DSN: "postgres://h/a", Labels: map[string]string{}}}}
+	f := &fleet.Fleet{Targets: []fleet.Target{{Name: "a", DSN: "postgres://h/a", Labels: map[string]string{}}}}
 	got, err := Discover(context.Background(), f)
 	if err != nil || got != f {
 		t.Errorf("Discover = %p, %v; want the fleet itself", got, err)
@@ -488,7 +490,7 @@ func TestDiscoverCancelled(t *testing.T) {
 	if got != nil || !errors.Is(err, context.Canceled) {
 		t.Errorf("Discover = %v, %v; want context.Canceled", got, err)
 	}
-	var fe *Error
+	var fe *fleet.Error
 	if errors.As(err, &fe) {
 		t.Errorf("a cancelled discovery is an *Error: %v", err)
 	}
