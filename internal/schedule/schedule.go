@@ -91,10 +91,11 @@ func (c Config) run(ctx context.Context, command string, waves []fleet.WaveTarge
 	for _, w := range waves {
 		var res []report.Target
 		switch {
-		case halted != "":
-			res = c.notStarted(w, report.StatusSkipped, halted)
-		case ctx.Err() != nil:
-			res = c.notStarted(w, report.StatusCancelled, "")
+		case halted != "" || ctx.Err() != nil:
+			for _, t := range w.Targets {
+				res = append(res, notStarted(t, w.Wave.Name, halted))
+				c.Observer.TargetFinished(res[len(res)-1])
+			}
 		default:
 			var sizes map[string]int64
 			w, sizes = c.order(ctx, w)
@@ -199,29 +200,22 @@ func (c Config) target(ctx context.Context, t fleet.Target, wave string, slot ch
 // notStartedIn is a target of wave that did not start: skipped when the
 // wave went over its budget, cancelled when the run was interrupted.
 func notStartedIn(ctx context.Context, t fleet.Target, wave string, halted bool) report.Target {
-	res := report.Target{Name: t.Name, Wave: wave, Status: report.StatusCancelled}
-	if halted && ctx.Err() == nil {
-		res.Status = report.StatusSkipped
-		res.Error = &report.Error{Class: ClassHalted, Message: "not started: the wave exceeded its max_failures"}
-		if wave == "" {
-			res.Error.Message = "not started: the run exceeded its max_failures"
-		}
+	if !halted || ctx.Err() != nil {
+		return notStarted(t, wave, "")
 	}
-	return res
+	if wave == "" {
+		return notStarted(t, wave, "not started: the run exceeded its max_failures")
+	}
+	return notStarted(t, wave, "not started: the wave exceeded its max_failures")
 }
 
-// notStarted reports every target of w with status s, and tells the
-// observer; a reason makes it a halt's.
-func (c Config) notStarted(w fleet.WaveTargets, s report.Status, reason string) []report.Target {
-	res := make([]report.Target, len(w.Targets))
-	for i, t := range w.Targets {
-		res[i] = report.Target{Name: t.Name, Wave: w.Wave.Name, Status: s}
-		if reason != "" {
-			res[i].Error = &report.Error{Class: ClassHalted, Message: reason}
-		}
-		c.Observer.TargetFinished(res[i])
+// notStarted is a target of wave that did not start: skipped because a
+// wave halted the rollout for reason, cancelled when there is none.
+func notStarted(t fleet.Target, wave, reason string) report.Target {
+	if reason == "" {
+		return report.Target{Name: t.Name, Wave: wave, Status: report.StatusCancelled}
 	}
-	return res
+	return report.Target{Name: t.Name, Wave: wave, Status: report.StatusSkipped, Error: &report.Error{Class: ClassHalted, Message: reason}}
 }
 
 // rollBack undoes, on every target this run applied, what it applied,
