@@ -1,4 +1,5 @@
-// Package migrations holds the seed's migration set, embedded into the binary.
+// Package migrations holds the tool's own migration set (users, api_keys,
+// sessions, usage_records), embedded into the binary.
 package migrations
 
 import "embed"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# seed-compat.sh - check by hand that the seed migrations in migrations/ work
-# the two ways migrations/README.md documents: psql file by file (up in
-# order, down in reverse) and the golang-migrate CLI (up / version / down).
+# seed-compat.sh - check by hand that the migrations in migrations/ (the set
+# built into the binary) work the two ways migrations/README.md documents:
+# psql file by file (up in order, down in reverse) and the golang-migrate CLI
+# (up / version / down).
 #
 # It creates a uniquely named scratch database, runs both checks against it
 # (resetting it in between) and drops it on exit, whatever happens.

@@ -453,9 +453,6 @@ func loadSet(dir string) (*source.Set, error) {
 		return nil, usagef("--migrations %s: not a directory", dir)
 	}
 	set, err := source.Load(os.DirFS(dir), ".")
-	if set != nil {
-		set.Dir = dir
-	}
 	var se *source.Error
 	if errors.As(err, &se) {
 		se.Dir = dir

@@ -10,7 +10,7 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
-// Exit codes, as DESIGN.md states them.
+// Exit codes, as the README's "Exit codes" section states them.
 const (
 	exitOK          = 0
 	exitFailed      = 1   // a target failed, was rolled back, locked or skipped

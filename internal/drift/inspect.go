@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 )
 
 // Querier runs one query that returns one row. *pgx.Conn, pgx.Tx and
@@ -103,7 +105,7 @@ func inspectWithoutXML(ctx context.Context, conn *pgx.Conn) (string, *State, err
 	if schema == nil {
 		return "", nil, fmt.Errorf("read catalog: %w: the search_path names no existing schema", ErrNoSchema)
 	}
-	initialized, applied, err := ReadHistory(ctx, tx, *schema)
+	initialized, applied, err := ledger.ReadHistory(ctx, tx, *schema)
 	if err != nil {
 		return "", nil, err
 	}

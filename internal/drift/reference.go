@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/orchestrator-dev/orchestrator/internal/apply"
 	"github.com/orchestrator-dev/orchestrator/internal/pgsession"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
@@ -223,70 +224,49 @@ func (r *Reference) build(ctx context.Context, v int64) (snap *Snapshot, final b
 }
 
 // isConnError reports whether err is a failure of the connection rather
-// than an error the server returned for the SQL.
+// than an error the server returned for the SQL, or a statement that ended
+// the transaction it ran in.
 func isConnError(err error) bool {
 	var pgErr *pgconn.PgError
-	return !errors.As(err, &pgErr)
+	var ended *apply.TxEndedError
+	return !errors.As(err, &pgErr) && !errors.As(err, &ended)
 }
 
-// applyUps runs the up sections of set's migrations up to version v, in one
-// transaction, except that a migration marked NO TRANSACTION runs on its
-// own, statement by statement (CREATE INDEX CONCURRENTLY cannot run in a
-// transaction, nor in a multi-statement query). The database is thrown
-// away afterwards, so nothing needs undoing on failure.
-func applyUps(ctx context.Context, conn *pgx.Conn, set *source.Set, v int64) (err error) {
-	var tx pgx.Tx
-	defer func() {
-		if tx != nil {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dropTimeout)
-			defer cancel()
-			_ = tx.Rollback(rctx)
-		}
-	}()
+// applyUps runs the up sections of set's migrations up to version v as up
+// runs them, through package apply: consecutive transactional migrations in
+// one transaction, a NO TRANSACTION one on its own, statement by statement
+// (CREATE INDEX CONCURRENTLY cannot run in a transaction). The database is
+// thrown away afterwards, so nothing needs undoing on failure.
+func applyUps(ctx context.Context, conn *pgx.Conn, set *source.Set, v int64) error {
+	var ms []*source.Migration
 	for _, m := range set.Migrations {
 		if m.Version > v {
 			break
 		}
-		if m.NoTx {
-			if tx != nil {
-				if err := tx.Commit(ctx); err != nil {
-					return fmt.Errorf("commit: %w", err)
-				}
-				tx = nil
-			}
-			stmts, err := m.UpStatements()
-			if err != nil {
-				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
-			}
-			for _, s := range stmts {
-				if _, err := conn.Exec(ctx, s.SQL); err != nil {
-					return fmt.Errorf("migration %d (%s): line %d: %w", m.Version, m.Name, s.Line, err)
-				}
-			}
-			continue
-		}
-		if tx == nil {
-			if tx, err = conn.Begin(ctx); err != nil {
+		ms = append(ms, m)
+	}
+	for _, batch := range apply.Batches(ms, func(m *source.Migration) bool { return m.NoTx }, true) {
+		inTx := !batch[0].NoTx
+		if inTx {
+			if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
 				return fmt.Errorf("begin: %w", err)
 			}
 		}
-		// Statement by statement, as up runs them: a whole-file BEGIN ...
-		// COMMIT wrapper is left out, so it cannot end this transaction.
-		stmts, err := m.UpStatements()
-		if err != nil {
-			return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
-		}
-		for _, s := range stmts {
-			if _, err := tx.Exec(ctx, s.SQL); err != nil {
-				return fmt.Errorf("migration %d (%s): line %d: %w", m.Version, m.Name, s.Line, err)
+		for _, m := range batch {
+			if _, err := apply.Run(ctx, conn, m, false); err != nil {
+				var me *apply.MigrationError
+				if errors.As(err, &me) {
+					if err = me.Err; me.Line > 0 {
+						err = fmt.Errorf("line %d: %w", me.Line, me.Err)
+					}
+				}
+				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 			}
 		}
-	}
-	if tx != nil {
-		err := tx.Commit(ctx)
-		tx = nil
-		if err != nil {
-			return fmt.Errorf("commit: %w", err)
+		if inTx {
+			if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+				return fmt.Errorf("commit: %w", err)
+			}
 		}
 	}
 	return nil

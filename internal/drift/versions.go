@@ -1,7 +1,6 @@
 package drift
 
 import (
-	"context"
 	"fmt"
 	"slices"
 
@@ -13,13 +12,6 @@ import (
 // Applied is one version applied on a target, as its bookkeeping tables
 // record it (see the ledger package, which reads them).
 type Applied = ledger.Applied
-
-// ReadHistory reads what schema records as applied: whether goose's version
-// table exists (initialized), and each applied version with the checksums
-// recorded beside it. It changes nothing.
-func ReadHistory(ctx context.Context, q Querier, schema string) (initialized bool, applied []Applied, err error) {
-	return ledger.ReadHistory(ctx, q, schema)
-}
 
 // VersionFindings compares what a target has applied with the set.
 //

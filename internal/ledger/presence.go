@@ -28,16 +28,30 @@ func presenceExprs(sch string) string {
 	// The catalog is read directly rather than through to_regclass, whose
 	// relation cache may not yet have seen a table that another session
 	// committed a moment ago (the lock's previous holder, say).
-	nsp := "(SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = " + sch + ")"
-	reg := func(table string) string {
-		return "(SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relnamespace = " + nsp + " AND c.relname = '" + table + "')"
-	}
-	return sch + ",\n\t" + reg(VersionTable) + " IS NOT NULL,\n\t" + reg(ChecksumTable) + " IS NOT NULL,\n\t" +
+	return sch + ",\n\t" + HasTableSQL(sch, VersionTable) + ",\n\t" + HasTableSQL(sch, ChecksumTable) + ",\n\t" +
 		`(SELECT string_agg(a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
-		FROM pg_catalog.pg_attribute a WHERE a.attrelid = ` + reg(MigrateTable) + ` AND a.attnum > 0 AND NOT a.attisdropped),
-	EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = ` + nsp + `
+		FROM pg_catalog.pg_attribute a WHERE a.attrelid = ` + tableOID(sch, MigrateTable) + ` AND a.attnum > 0 AND NOT a.attisdropped),
+	EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = ` + namespaceOID(sch) + `
 		AND c.relkind IN ('r', 'p') AND c.relname NOT IN ` + TablesSQLList() + `)`
 }
+
+// namespaceOID is the SQL expression of the oid of the schema named by the
+// SQL expression sch.
+func namespaceOID(sch string) string {
+	return "(SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = " + sch + ")"
+}
+
+// tableOID is the SQL expression of the oid of the bookkeeping table table
+// in the schema named by the SQL expression sch; NULL when it is absent.
+func tableOID(sch, table string) string {
+	return "(SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relnamespace = " + namespaceOID(sch) + " AND c.relname = '" + table + "')"
+}
+
+// HasTableSQL is the SQL boolean expression, as Presence reads it, that the
+// schema named by the SQL expression sch has the bookkeeping table table
+// (VersionTable, ChecksumTable or MigrateTable): for a query that reads
+// them beside other things.
+func HasTableSQL(sch, table string) string { return tableOID(sch, table) + " IS NOT NULL" }
 
 // PresenceExprs are the select-list expressions that read the Presence of
 // the session's current schema; scan them into PresenceDest. A caller can

@@ -19,7 +19,7 @@ const SchemaVersion = 1
 // Status is the outcome of one target.
 type Status string
 
-// Target statuses. See DESIGN.md for the contract.
+// Target statuses, part of the report's contract with its readers.
 const (
 	StatusApplied    Status = "applied"     // pending migrations were applied
 	StatusUpToDate   Status = "up_to_date"  // nothing to do

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/orchestrator-dev/orchestrator/internal/drift"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
@@ -206,13 +206,9 @@ func lockStatus(err error) report.Status {
 // readCatalog reads the catalog of schema on the session, as drift does.
 func (r *Runner) readCatalog(ctx context.Context, sess *session, schema string) (*drift.Snapshot, error) {
 	var snap *drift.Snapshot
-	err := sess.conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("unexpected driver connection %T", dc)
-		}
+	err := sess.native(func(c *pgx.Conn) error {
 		var err error
-		snap, err = drift.ReadSnapshot(ctx, c.Conn(), schema)
+		snap, err = drift.ReadSnapshot(ctx, c, schema)
 		return err
 	})
 	return snap, err

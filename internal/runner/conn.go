@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -107,21 +106,21 @@ func (s *session) native(fn func(*pgx.Conn) error) error {
 	})
 }
 
-// setExprs are the set_config calls of the session's limits, local to the
-// transaction or for the session.
-func (s *session) setExprs(local bool) string {
-	var exprs []string
+// setQuery is the query that applies the session's limits (pgsession's
+// SetQuery), local to the transaction or for the session.
+func (s *session) setQuery(local bool) string {
+	var q string
 	_ = s.native(func(c *pgx.Conn) error {
-		exprs = s.opts.SetExprs(c.PgConn(), local)
+		q = s.opts.SetQuery(c.PgConn(), local)
 		return nil
 	})
-	return strings.Join(exprs, ", ")
+	return q
 }
 
 // setSession applies the session's limits for the session (SET), for work
 // outside a transaction of ours.
 func (s *session) setSession(ctx context.Context) error {
-	if _, err := s.conn.ExecContext(ctx, "SELECT "+s.setExprs(false)); err != nil {
+	if _, err := s.conn.ExecContext(ctx, s.setQuery(false)); err != nil {
 		return fmt.Errorf("session settings: %w", err)
 	}
 	return nil

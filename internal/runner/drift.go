@@ -185,7 +185,7 @@ func (r *Runner) inspect(ctx context.Context, t fleet.Target) (*drift.State, *re
 		_, err := c.Exec(rctx, "ROLLBACK")
 		return err
 	})
-	if _, err := sess.conn.ExecContext(ctx, "SELECT "+sess.setExprs(true)); err != nil {
+	if _, err := sess.conn.ExecContext(ctx, sess.setQuery(true)); err != nil {
 		return nil, nil, fmt.Errorf("session settings: %w", err)
 	}
 	ls, err := ledger.Read(ctx, sess.conn)

@@ -2,10 +2,8 @@ package runner
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orchestrator-dev/orchestrator/internal/drift"
@@ -78,12 +76,8 @@ func (r *Runner) inspectGroup(ctx context.Context, group []fleet.Target, share f
 		bySchema[t.Schema] = append(bySchema[t.Schema], t.Name)
 	}
 	out := make(map[string]*drift.State, len(group))
-	err = sess.conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("unexpected driver connection %T", dc)
-		}
-		tx, err := c.Conn().BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	err = sess.native(func(c *pgx.Conn) error {
+		tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 		if err != nil {
 			return err
 		}

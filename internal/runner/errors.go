@@ -7,14 +7,13 @@ import (
 	"io"
 	"net"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/orchestrator-dev/orchestrator/internal/apply"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/schedule"
-	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
 // Error classes in reports: what kind of trouble, for alert routing.
@@ -41,26 +40,6 @@ const (
 	ClassOther            = schedule.ClassOther
 )
 
-// MigrationError is a failure inside one migration. The PostgreSQL error
-// stays reachable through Unwrap so its SQLSTATE reaches the report.
-type MigrationError struct {
-	Migration *source.Migration
-	Down      bool   // the failure was in the down section
-	Line      int    // line in the file of the statement that failed; 0 when not one statement's
-	Stmt      string // that statement's text
-	Err       error
-}
-
-func (e *MigrationError) Error() string {
-	dir := "up"
-	if e.Down {
-		dir = "down"
-	}
-	return "migration " + e.Migration.Name + " (" + dir + "): " + e.Err.Error()
-}
-
-func (e *MigrationError) Unwrap() error { return e.Err }
-
 // classify names the kind of an error from its SQLSTATE or its Go type.
 func classify(err error) string {
 	var pgErr *pgconn.PgError
@@ -69,7 +48,7 @@ func classify(err error) string {
 	}
 	var ooo *OutOfOrderError
 	var ve *VersionError
-	var te *TxEndedError
+	var te *apply.TxEndedError
 	var pe *PoolerError
 	var ie *InvalidIndexError
 	var se *StallError
@@ -133,11 +112,11 @@ func classifySQLState(code string) string {
 // the migration file.
 func toReportError(t fleet.Target, err error) *report.Error {
 	e := &report.Error{Class: classify(err), Message: err.Error()}
-	var me *MigrationError
+	var me *apply.MigrationError
 	if errors.As(err, &me) {
 		e.Version = me.Migration.Version
 		e.Name = me.Migration.Name
-		e.Message = me.Err.Error()
+		e.Message = me.Where() + me.Err.Error()
 		if me.Line > 0 {
 			e.Line = me.Line
 		}
@@ -152,16 +131,11 @@ func toReportError(t fleet.Target, err error) *report.Error {
 		e.Message = pgErr.Message
 		e.Detail = pgErr.Detail
 		e.Hint = pgErr.Hint
-		if me != nil && pgErr.Position > 0 {
-			text, first := me.Migration.Up, me.Migration.UpLine
-			if me.Down {
-				text, first = me.Migration.Down, me.Migration.DownLine
+		if me != nil {
+			e.Message = me.Where() + pgErr.Message
+			if pgErr.Position > 0 {
+				e.Line = me.FileLine(int(pgErr.Position))
 			}
-			if me.Stmt != "" {
-				// The statement ran on its own: the position is in it.
-				text, first = me.Stmt, me.Line
-			}
-			e.Line = lineOf(text, int(pgErr.Position), first)
 		}
 	}
 	e.Message = t.Scrub(e.Message)
@@ -184,19 +158,4 @@ var classRemedies = map[string]string{
 	ClassMissingDatabase: "the database does not exist on that server: create it, or fix the database name in the target's DSN or remove the target",
 	ClassLocked: "another run (named under blocked by) holds the target: let it finish and run again, " +
 		"or raise --lock-wait; a stuck session can be ended with pg_terminate_backend(pid)",
-}
-
-// lineOf converts PostgreSQL's error position (1-based, in characters) in
-// text to a line of the file text starts at line first of.
-func lineOf(text string, pos, first int) int {
-	line := first
-	for i := 0; i < len(text) && pos > 1; {
-		r, size := utf8.DecodeRuneInString(text[i:])
-		if r == '\n' {
-			line++
-		}
-		i += size
-		pos--
-	}
-	return line
 }

@@ -80,7 +80,7 @@ func queryReadOnly(ctx context.Context, sess *session, o ExecOptions) (*report.R
 		return nil, fmt.Errorf("begin read-only transaction: %w", err)
 	}
 	defer tx.Rollback() // always: exec changes nothing
-	if _, err := tx.ExecContext(ctx, "SELECT "+sess.setExprs(true)); err != nil {
+	if _, err := tx.ExecContext(ctx, sess.setQuery(true)); err != nil {
 		return nil, fmt.Errorf("session settings: %w", err)
 	}
 	rows, err := tx.QueryContext(ctx, o.SQL, pgx.QueryExecModeDescribeExec)

@@ -22,7 +22,7 @@ import (
 // the tool's NO TRANSACTION work take.
 func lockInTx(ctx context.Context, sess *session, key int64, wait time.Duration) (ledger.Presence, error) {
 	// The settings are evaluated in the FROM item, before the lock.
-	q := "SELECT pg_try_advisory_xact_lock($1), pg_backend_pid() FROM (SELECT " + sess.setExprs(true) + ") AS settings"
+	q := "SELECT pg_try_advisory_xact_lock($1), pg_backend_pid() FROM (" + sess.setQuery(true) + ") AS settings"
 	deadline := time.Now().Add(wait)
 	pause := 25 * time.Millisecond
 	for {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/orchestrator-dev/orchestrator/internal/apply"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
@@ -97,7 +98,7 @@ func (r *Runner) readInTx(ctx context.Context, sess *session, fn func(*sql.Tx) (
 		return state{applied: map[int64]bool{}}, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "SELECT "+sess.setExprs(true)); err != nil {
+	if _, err := tx.ExecContext(ctx, sess.setQuery(true)); err != nil {
 		return state{applied: map[int64]bool{}}, fmt.Errorf("session settings: %w", err)
 	}
 	return fn(tx)
@@ -162,7 +163,7 @@ func (r *Runner) describe(ctx context.Context, t fleet.Target, st state, to int6
 		if o.SQL {
 			stmts, err := m.UpStatements()
 			if err != nil {
-				return r.failure(ctx, t, res, report.StatusFailed, &MigrationError{Migration: m, Err: err})
+				return r.failure(ctx, t, res, report.StatusFailed, &apply.MigrationError{Migration: m, Err: err})
 			}
 			for _, s := range stmts {
 				pm.Statements = append(pm.Statements, s.SQL)
@@ -204,25 +205,29 @@ func (r *Runner) rehearse(ctx context.Context, ex *executor, pending []*source.M
 		t0 := time.Now()
 		stmts, err := m.UpStatements()
 		if err != nil {
-			return &MigrationError{Migration: m, Err: err}
+			return &apply.MigrationError{Migration: m, Err: err}
 		}
 		for _, st := range stmts {
 			if scan, err := source.FindTxControl(st.SQL, st.Line); err != nil || len(scan.Found) > 0 {
-				return &MigrationError{Migration: m, Line: st.Line, Err: errors.New("rehearsal: transaction control in this statement; not run")}
-			}
-			if err := ex.execInTx(ctx, st.SQL); err != nil {
-				return &MigrationError{Migration: m, Line: st.Line, Stmt: st.SQL, Err: fmt.Errorf("rehearsal: %w", err)}
+				return &apply.MigrationError{Migration: m, Line: st.Line, Err: errors.New("rehearsal: transaction control in this statement; not run")}
 			}
 		}
+		if _, err := ex.apply(ctx, step{m: m}); err != nil {
+			var me *apply.MigrationError
+			if errors.As(err, &me) {
+				me.Err = fmt.Errorf("rehearsal: %w", me.Err)
+			}
+			return err
+		}
 		if err := record(ctx, ex.sess.conn, []step{{m: m}}, created, have); err != nil {
-			return &MigrationError{Migration: m, Err: err}
+			return &apply.MigrationError{Migration: m, Err: err}
 		}
 		created, have.Version, have.Checksums = false, true, true
 		ms := time.Since(t0).Milliseconds()
 		out[i].DurationMS = &ms
 		out[i].Note = "rehearsed"
 		if out[i].Locks, err = locks.rehearsalLocks(ctx, ex.sess.conn); err != nil {
-			return &MigrationError{Migration: m, Err: err}
+			return &apply.MigrationError{Migration: m, Err: err}
 		}
 	}
 	return nil

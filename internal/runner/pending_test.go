@@ -70,23 +70,6 @@ func TestPendingUp(t *testing.T) {
 	}
 }
 
-func TestLineOf(t *testing.T) {
-	text := "-- comment\nCREATE TABLE é (\n  id int,\n  bad syntax\n);"
-	cases := []struct {
-		pos, first, want int
-	}{
-		{1, 1, 1},
-		{12, 1, 2},   // "CREATE"
-		{41, 1, 4},   // "bad syntax": positions count characters, and é is one
-		{12, 10, 11}, // the section starts at line 10 of its file
-	}
-	for _, tc := range cases {
-		if got := lineOf(text, tc.pos, tc.first); got != tc.want {
-			t.Errorf("lineOf(pos %d, first %d) = %d, want %d", tc.pos, tc.first, got, tc.want)
-		}
-	}
-}
-
 func TestClassifySQLState(t *testing.T) {
 	for code, want := range map[string]string{
 		"55P03": ClassLockTimeout, "40P01": ClassDeadlock, "42601": ClassSyntax, "28P01": ClassAuth,

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 
+	"github.com/orchestrator-dev/orchestrator/internal/apply"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
@@ -25,7 +26,7 @@ func (r *Runner) describeDown(ctx context.Context, t fleet.Target, st state, to 
 		if o.SQL {
 			stmts, err := s.m.DownStatements()
 			if err != nil {
-				return r.failure(ctx, t, res, report.StatusFailed, &MigrationError{Migration: s.m, Err: err})
+				return r.failure(ctx, t, res, report.StatusFailed, &apply.MigrationError{Migration: s.m, Err: err})
 			}
 			for _, st := range stmts {
 				pm.Statements = append(pm.Statements, st.SQL)

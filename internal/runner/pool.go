@@ -72,8 +72,7 @@ func (p *pool) evictOther(t fleet.Target, readOnly bool) {
 	}
 	p.mu.Unlock()
 	if victim != nil {
-		victim.conn.Close()
-		victim.db.Close()
+		victim.discard()
 	}
 }
 
@@ -85,8 +84,7 @@ func (p *pool) drain() {
 	p.mu.Unlock()
 	for _, list := range all {
 		for _, s := range list {
-			s.conn.Close()
-			s.db.Close()
+			s.discard()
 		}
 	}
 }

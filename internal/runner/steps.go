@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3/database"
 
+	"github.com/orchestrator-dev/orchestrator/internal/apply"
 	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
@@ -54,31 +55,21 @@ func (s step) noTx() bool {
 
 func (s step) inverse() step { return step{m: s.m, down: !s.down} }
 
-func (s step) statements() ([]source.Statement, error) {
-	if s.down {
-		return s.m.DownStatements()
+// apply runs the statements of s on the session (see apply.Run) and
+// returns how many completed.
+func (e *executor) apply(ctx context.Context, s step) (ran int, err error) {
+	if nerr := e.sess.native(func(c *pgx.Conn) error {
+		ran, err = apply.Run(ctx, c, s.m, s.down)
+		return nil
+	}); nerr != nil {
+		return 0, &apply.MigrationError{Migration: s.m, Down: s.down, Err: nerr}
 	}
-	return s.m.UpStatements()
+	return ran, err
 }
 
 func (s step) report(d time.Duration) report.Migration {
 	ms := d.Milliseconds()
 	return report.Migration{Version: s.m.Version, Name: s.m.Name, DurationMS: &ms}
-}
-
-// batches groups steps into transactions: in TxTarget mode consecutive
-// transactional steps share one; a NO TRANSACTION step always stands alone.
-func batches(steps []step, mode TxMode) [][]step {
-	var out [][]step
-	for _, s := range steps {
-		n := len(out)
-		if mode == TxTarget && !s.noTx() && n > 0 && !out[n-1][0].noTx() {
-			out[n-1] = append(out[n-1], s)
-			continue
-		}
-		out = append(out, []step{s})
-	}
-	return out
 }
 
 // outcome is what executing a list of steps did.
@@ -135,7 +126,7 @@ type executor struct {
 func (e *executor) run(ctx context.Context, steps []step) outcome {
 	var out outcome
 	defer e.rollback(ctx)
-	for _, batch := range batches(steps, e.mode) {
+	for _, batch := range apply.Batches(steps, step.noTx, e.mode == TxTarget) {
 		if batch[0].noTx() {
 			e.rollback(ctx)
 			d, p, err := e.runNoTx(ctx, batch[0])
@@ -258,14 +249,8 @@ func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration,
 	done := make([]report.Migration, 0, len(batch))
 	for _, s := range batch {
 		t0 := time.Now()
-		stmts, err := s.statements()
-		if err != nil {
-			return nil, &MigrationError{Migration: s.m, Down: s.down, Err: err}
-		}
-		for _, st := range stmts {
-			if err := e.execInTx(ctx, st.SQL); err != nil {
-				return nil, &MigrationError{Migration: s.m, Down: s.down, Line: st.Line, Stmt: st.SQL, Err: err}
-			}
+		if _, err := e.apply(ctx, s); err != nil {
+			return nil, err
 		}
 		done = append(done, s.report(time.Since(t0)))
 	}
@@ -277,34 +262,6 @@ func (e *executor) runTx(ctx context.Context, batch []step) ([]report.Migration,
 	}
 	e.tables.Version, e.tables.Checksums = true, true
 	return done, nil
-}
-
-// execInTx runs one statement of a transactional batch on pgx's own
-// connection and checks, from the ReadyForQuery that ends it, that the
-// transaction is still open: a statement that committed or rolled it back
-// is an error the target stops at.
-func (e *executor) execInTx(ctx context.Context, sql string) error {
-	return e.sess.native(func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, sql)
-		if err != nil {
-			return err
-		}
-		if st := c.PgConn().TxStatus(); st != 'T' {
-			e.open = st != 'I'
-			return &TxEndedError{Status: st}
-		}
-		return nil
-	})
-}
-
-// TxEndedError is a statement of a migration that ended the tool's
-// transaction (a COMMIT or ROLLBACK that reached the server): what the
-// transaction ran before it is committed, or gone, without version rows.
-type TxEndedError struct{ Status byte }
-
-func (e *TxEndedError) Error() string {
-	return "this statement ended the tool's transaction (transaction control inside a migration): the target stopped here, " +
-		"and what the transaction ran before this statement may be committed without its version rows"
 }
 
 // stillDue checks, under the lock, that every step of batch is still to be
@@ -327,10 +284,6 @@ func stillDue(st state, batch []step) error {
 // INVALID index, and does not record the step if one is left after it.
 func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partialStep, error) {
 	t0 := time.Now()
-	stmts, err := s.statements()
-	if err != nil {
-		return 0, nil, &MigrationError{Migration: s.m, Down: s.down, Err: err}
-	}
 	if !e.sessionLocked {
 		if _, err := acquireLock(ctx, e.sess.conn, e.key, e.lockWait); err != nil {
 			return 0, nil, err
@@ -343,21 +296,21 @@ func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partial
 	if err := checkInvalidIndexes(ctx, e.sess.conn, s, false); err != nil {
 		return 0, nil, err
 	}
-	for i, st := range stmts {
-		if _, err := e.sess.conn.ExecContext(ctx, st.SQL); err != nil {
-			var p *partialStep
-			// A failed CREATE INDEX CONCURRENTLY leaves an INVALID index
-			// behind even as the first statement; only a statement the
-			// server rejected before running it leaves nothing.
-			if i > 0 || !rejectedBeforeRunning(err) {
-				p = &partialStep{step: s, ran: i, total: len(stmts)}
-			}
-			return 0, p, &MigrationError{Migration: s.m, Down: s.down, Line: st.Line, Stmt: st.SQL,
-				Err: fmt.Errorf("statement %d of %d (line %d): %w", i+1, len(stmts), st.Line, err)}
+	ran, err := e.apply(ctx, s)
+	if err != nil {
+		var me *apply.MigrationError
+		var p *partialStep
+		// A failed CREATE INDEX CONCURRENTLY leaves an INVALID index
+		// behind even as the first statement; only a statement the
+		// server rejected before running it leaves nothing.
+		if errors.As(err, &me) && me.Total > 0 && (ran > 0 || !rejectedBeforeRunning(err)) {
+			p = &partialStep{step: s, ran: ran, total: me.Total}
 		}
+		return 0, p, err
 	}
+	ranAll := &partialStep{step: s, ran: ran, total: ran}
 	if err := checkInvalidIndexes(ctx, e.sess.conn, s, true); err != nil {
-		return 0, &partialStep{step: s, ran: len(stmts), total: len(stmts)}, err
+		return 0, ranAll, err
 	}
 	st, err := e.begin(ctx)
 	if err == nil {
@@ -373,7 +326,7 @@ func (e *executor) runNoTx(ctx context.Context, s step) (time.Duration, *partial
 	}
 	e.rollback(ctx)
 	if err != nil {
-		return 0, &partialStep{step: s, ran: len(stmts), total: len(stmts)}, &MigrationError{Migration: s.m, Down: s.down, Err: err}
+		return 0, ranAll, &apply.MigrationError{Migration: s.m, Down: s.down, Err: err}
 	}
 	e.tables.Version, e.tables.Checksums = true, true
 	return time.Since(t0), nil, nil

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/orchestrator-dev/orchestrator/internal/apply"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
@@ -36,7 +37,7 @@ func TestBatches(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := shape(batches(tc.steps, tc.mode))
+			got := shape(apply.Batches(tc.steps, step.noTx, tc.mode == TxTarget))
 			if !slices.EqualFunc(got, tc.want, func(a, b []int64) bool { return slices.Equal(a, b) }) {
 				t.Errorf("batches = %v, want %v", got, tc.want)
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orchestrator-dev/orchestrator/internal/apply"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
@@ -209,7 +210,7 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 	}
 
 	var remedy string
-	facts := failedFacts{txEnded: errors.As(out.err, new(*TxEndedError)), partial: out.partial != nil,
+	facts := failedFacts{txEnded: errors.As(out.err, new(*apply.TxEndedError)), partial: out.partial != nil,
 		invalidIndex: errors.As(out.err, new(*InvalidIndexError))}
 	switch {
 	case facts.txEnded:
@@ -452,7 +453,7 @@ func firstNoTx(steps []step) *source.Migration {
 // txEndedRemedy tells a person what a migration that ended the tool's
 // transaction left behind.
 func txEndedRemedy(out outcome) string {
-	var me *MigrationError
+	var me *apply.MigrationError
 	name := "a migration"
 	if errors.As(out.err, &me) {
 		name = me.Migration.Name

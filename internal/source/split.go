@@ -184,13 +184,10 @@ func firstSQLLine(src string, firstLine int) (int, bool, *SplitError) {
 	}
 }
 
-// pgSpace is PostgreSQL's lexer's whitespace; trimming with anything wider
-// would disagree with the lexer about what is empty.
-const pgSpace = " \t\n\r\f\v"
-
-func trimSpace(s string) string { return strings.Trim(s, pgSpace) }
-
-func isSpace(c byte) bool { return strings.IndexByte(pgSpace, c) >= 0 }
+// trimSpace trims PostgreSQL's whitespace (sqlscan.IsSpace) from s.
+func trimSpace(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool { return r < 0x80 && sqlscan.IsSpace(byte(r)) })
+}
 
 type tokKind int
 
@@ -223,75 +220,40 @@ func (l *lexer) next() (token, bool, *SplitError) {
 	if i >= len(s) {
 		return token{}, false, nil
 	}
-	tok := token{kind: tokSQL, start: i, line: l.line}
-	c := s[i]
-	var errMsg string
+	kind, end, closed := sqlscan.Scan(s, i)
+	tok := token{kind: tokSQL, start: i, end: end, line: l.line}
 	switch {
-	case isSpace(c):
+	case kind == sqlscan.Space:
 		tok.kind = tokSpace
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-	case c == '-' && strings.HasPrefix(s[i:], "--"):
+	case kind == sqlscan.Comment && s[i] == '-':
 		tok.kind = tokLineComment
-		if j := strings.IndexByte(s[i:], '\n'); j >= 0 {
-			i += j
-		} else {
-			i = len(s)
-		}
-	case c == '/' && strings.HasPrefix(s[i:], "/*"):
+	case kind == sqlscan.Comment:
 		tok.kind = tokBlockComment
-		var ok bool
-		if i, ok = sqlscan.SkipBlockComment(s, i); !ok {
-			errMsg = "unterminated block comment: the /* opened here has no closing */ " +
-				"(block comments nest in PostgreSQL: every /* needs its own */)"
-		}
-	case c == ';':
+	case kind == sqlscan.Punct && s[i] == ';':
 		tok.kind = tokSemicolon
-		i++
-	case c == '\'':
-		var ok bool
-		if i, ok = sqlscan.SkipQuoted(s, i+1, '\'', false); !ok {
-			errMsg = "unterminated string: the ' opened here has no closing ' (a quote inside a string is written '')"
-		}
-	case c == '"':
-		var ok bool
-		if i, ok = sqlscan.SkipQuoted(s, i+1, '"', false); !ok {
-			errMsg = `unterminated quoted identifier: the " opened here has no closing " (a quote inside an identifier is written "")`
-		}
-	case c == '$':
-		tag := sqlscan.DollarTag(s[i:])
-		if tag == "" {
-			i++ // a parameter like $1, or an operator
-			break
-		}
-		if j := strings.Index(s[i+len(tag):], tag); j >= 0 {
-			i += len(tag) + j + len(tag)
-		} else {
-			i = len(s)
-			errMsg = fmt.Sprintf("unterminated dollar-quoted string: the %s opened here has no closing %s", tag, tag)
-		}
-	case sqlscan.IsIdentStart(c):
-		j := i + 1
-		for j < len(s) && sqlscan.IsIdentCont(s[j]) {
-			j++
-		}
-		i = j
-		if j == tok.start+1 && (c == 'E' || c == 'e') && j < len(s) && s[j] == '\'' {
-			var ok bool
-			if i, ok = sqlscan.SkipQuoted(s, j+1, '\'', true); !ok {
-				errMsg = `unterminated E'...' string: the ' opened here has no closing ' ` +
-					`(inside E'...' a quote is written \' or '', and a backslash \\)`
-			}
-		}
-	default:
-		i++
 	}
-	tok.end = i
-	l.pos = i
-	l.line += strings.Count(s[tok.start:i], "\n")
-	if errMsg != "" {
-		return token{}, false, &SplitError{Line: tok.line, Msg: errMsg}
+	l.pos = end
+	l.line += strings.Count(s[i:end], "\n")
+	if !closed {
+		return token{}, false, &SplitError{Line: tok.line, Msg: unclosedMsg(s[i:])}
 	}
 	return tok, true, nil
+}
+
+// unclosedMsg says what is left open at the start of s.
+func unclosedMsg(s string) string {
+	switch s[0] {
+	case '/':
+		return "unterminated block comment: the /* opened here has no closing */ " +
+			"(block comments nest in PostgreSQL: every /* needs its own */)"
+	case '\'':
+		return "unterminated string: the ' opened here has no closing ' (a quote inside a string is written '')"
+	case '"':
+		return `unterminated quoted identifier: the " opened here has no closing " (a quote inside an identifier is written "")`
+	case 'e', 'E':
+		return `unterminated E'...' string: the ' opened here has no closing ' ` +
+			`(inside E'...' a quote is written \' or '', and a backslash \\)`
+	}
+	tag := sqlscan.DollarTag(s)
+	return fmt.Sprintf("unterminated dollar-quoted string: the %s opened here has no closing %s", tag, tag)
 }

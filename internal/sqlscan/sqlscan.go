@@ -82,53 +82,16 @@ func DollarTag(s string) string {
 func MaskLiterals(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
-		c := s[i]
+		kind, end, _ := Scan(s, i)
 		switch {
-		case c == '\'':
-			backslash := i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i == 1 || !IsIdentCont(s[i-2]))
-			end, _ := SkipQuoted(s, i+1, '\'', backslash)
-			b.WriteString("'...'")
-			i = end
-		case c == '"':
-			end, _ := SkipQuoted(s, i+1, '"', false)
+		case kind != String:
 			b.WriteString(s[i:end])
-			i = end
-		case c == '-' && strings.HasPrefix(s[i:], "--"):
-			end := strings.IndexByte(s[i:], '\n')
-			if end < 0 {
-				end = len(s) - i
-			}
-			b.WriteString(s[i : i+end])
-			i += end
-		case c == '/' && strings.HasPrefix(s[i:], "/*"):
-			end, _ := SkipBlockComment(s, i)
-			b.WriteString(s[i:end])
-			i = end
-		case c == '$' && (i == 0 || !IsIdentCont(s[i-1])):
-			tag := DollarTag(s[i:])
-			if tag == "" {
-				b.WriteByte(c)
-				i++
-				continue
-			}
-			end := strings.Index(s[i+len(tag):], tag)
-			if end < 0 {
-				i = len(s)
-			} else {
-				i += len(tag) + end + len(tag)
-			}
-			b.WriteString("'...'")
-		case IsIdentStart(c):
-			j := i + 1
-			for j < len(s) && IsIdentCont(s[j]) {
-				j++
-			}
-			b.WriteString(s[i:j])
-			i = j
+		case s[i] == 'e' || s[i] == 'E':
+			b.WriteString(s[i:i+1] + "'...'")
 		default:
-			b.WriteByte(c)
-			i++
+			b.WriteString("'...'")
 		}
+		i = end
 	}
 	return b.String()
 }

@@ -8,12 +8,14 @@ type Kind int
 
 // Token kinds.
 const (
-	None   Kind = iota // past the end: a lookup out of range returns it, and it matches nothing
-	Word               // an unquoted identifier or keyword, folded to lower case
-	Ident              // a "quoted identifier", unescaped, case kept
-	String             // a string constant or dollar-quoted body, quotes included
-	Number             // a numeric constant
-	Punct              // one character of anything else: ( ) , . ; operators
+	None    Kind = iota // past the end: a lookup out of range returns it, and it matches nothing
+	Word                // an unquoted identifier or keyword, folded to lower case
+	Ident               // a "quoted identifier", unescaped, case kept
+	String              // a string constant or dollar-quoted body, quotes included
+	Number              // a numeric constant
+	Punct               // one character of anything else: ( ) , . ; operators
+	Space               // a run of whitespace (Scan only)
+	Comment             // a -- comment (its newline excluded) or a nested /* */ one (Scan only)
 )
 
 // Token is one token of SQL text: comments and whitespace are never tokens,
@@ -36,78 +38,103 @@ func (t Token) IsName() bool { return t.Kind == Word || t.Kind == Ident }
 // IsPunct reports whether t is the punctuation character c.
 func (t Token) IsPunct(c byte) bool { return t.Kind == Punct && t.Text != "" && t.Text[0] == c }
 
+// IsSpace reports whether c is whitespace to PostgreSQL's lexer; anything
+// wider would disagree with it about what is empty.
+func IsSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+// Scan reads the token of s that starts at offset i, whitespace and
+// comments included, and returns its kind and the offset just past it.
+// closed is false for a string, quoted identifier, dollar quote or block
+// comment that nothing closes; it then runs to the end of s.
+//
+// Strings ('...', E'...' with backslash escapes) and dollar-quoted bodies
+// are String tokens, "quoted identifiers" Ident tokens; a '$' that opens no
+// dollar quote (a parameter such as $1) is a Punct.
+func Scan(s string, i int) (k Kind, end int, closed bool) {
+	c := s[i]
+	switch {
+	case IsSpace(c):
+		for end = i + 1; end < len(s) && IsSpace(s[end]); end++ {
+		}
+		return Space, end, true
+	case c == '-' && strings.HasPrefix(s[i:], "--"):
+		if j := strings.IndexByte(s[i:], '\n'); j >= 0 {
+			return Comment, i + j, true
+		}
+		return Comment, len(s), true
+	case c == '/' && strings.HasPrefix(s[i:], "/*"):
+		end, closed = SkipBlockComment(s, i)
+		return Comment, end, closed
+	case c == '\'':
+		end, closed = SkipQuoted(s, i+1, '\'', false)
+		return String, end, closed
+	case c == '"':
+		end, closed = SkipQuoted(s, i+1, '"', false)
+		return Ident, end, closed
+	case c == '$' && DollarTag(s[i:]) != "":
+		tag := DollarTag(s[i:])
+		if j := strings.Index(s[i+len(tag):], tag); j >= 0 {
+			return String, i + len(tag) + j + len(tag), true
+		}
+		return String, len(s), false
+	case (c == 'e' || c == 'E') && i+1 < len(s) && s[i+1] == '\'':
+		end, closed = SkipQuoted(s, i+2, '\'', true)
+		return String, end, closed
+	case IsIdentStart(c):
+		for end = i + 1; end < len(s) && IsIdentCont(s[end]); end++ {
+		}
+		return Word, end, true
+	case isDigit(c):
+		// Digits and points, then an exponent: what follows (a name, a
+		// dollar quote) is a token of its own, as in PostgreSQL.
+		for end = i + 1; end < len(s) && (isDigit(s[end]) || s[end] == '.'); end++ {
+		}
+		if j := end + 1; j < len(s) && (s[end] == 'e' || s[end] == 'E') {
+			if s[j] == '+' || s[j] == '-' {
+				j++
+			}
+			if j < len(s) && isDigit(s[j]) {
+				for end = j + 1; end < len(s) && isDigit(s[end]); end++ {
+				}
+			}
+		}
+		return Number, end, true
+	}
+	return Punct, i + 1, true
+}
+
 // Tokens cuts sql, whose first line is line firstLine of its file, into
 // tokens. It never fails: callers lint text a loader has already checked,
 // and anything left unterminated runs to the end of the text.
 //
 // It folds unquoted identifiers to lower case as PostgreSQL does (ASCII
-// only), unescapes quoted identifiers, and skips -- and nested /* */
-// comments; strings ('...', E'...') and dollar-quoted bodies are single
-// tokens, so nothing inside a function body or a DO block is looked at.
+// only), unescapes quoted identifiers, and skips whitespace and comments
+// (see Scan); strings and dollar-quoted bodies are single tokens, so
+// nothing inside a function body or a DO block is looked at.
 func Tokens(sql string, firstLine int) []Token {
 	out := make([]Token, 0, len(sql)/6+1) // a token per 6 bytes of typical DDL
 	line := firstLine
-	i := 0
-	for i < len(sql) {
-		c := sql[i]
-		start := i
-		kind := Punct
-		switch {
-		case c == '\n':
-			line++
-			i++
-			continue
-		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
-			i++
-			continue
-		case c == '-' && strings.HasPrefix(sql[i:], "--"):
-			if j := strings.IndexByte(sql[i:], '\n'); j >= 0 {
-				i += j
-			} else {
-				i = len(sql)
+	for i := 0; i < len(sql); {
+		kind, end, _ := Scan(sql, i)
+		if kind != Space && kind != Comment {
+			text := sql[i:end]
+			switch kind {
+			case Word:
+				text = lowerASCII(text)
+			case Ident:
+				text = strings.ReplaceAll(strings.TrimSuffix(text[1:], `"`), `""`, `"`)
 			}
-			continue
-		case c == '/' && strings.HasPrefix(sql[i:], "/*"):
-			i, _ = SkipBlockComment(sql, i)
-			line += strings.Count(sql[start:i], "\n")
-			continue
-		case c == '\'':
-			kind, i = String, skipTo(SkipQuoted(sql, i+1, '\'', false))
-		case c == '"':
-			kind, i = Ident, skipTo(SkipQuoted(sql, i+1, '"', false))
-		case c == '$' && DollarTag(sql[i:]) != "":
-			tag := DollarTag(sql[i:])
-			kind = String
-			if j := strings.Index(sql[i+len(tag):], tag); j >= 0 {
-				i += len(tag) + j + len(tag)
-			} else {
-				i = len(sql)
-			}
-		case (c == 'e' || c == 'E') && i+1 < len(sql) && sql[i+1] == '\'':
-			kind, i = String, skipTo(SkipQuoted(sql, i+2, '\'', true))
-		case IsIdentStart(c):
-			kind = Word
-			for i++; i < len(sql) && IsIdentCont(sql[i]); i++ {
-			}
-		case c >= '0' && c <= '9':
-			kind = Number
-			for i++; i < len(sql) && (IsIdentCont(sql[i]) || sql[i] == '.'); i++ {
-			}
-		default:
-			i++
+			out = append(out, Token{Kind: kind, Text: text, Line: line, Pos: i, End: end})
 		}
-		text := sql[start:i]
-		switch kind {
-		case Word:
-			text = lowerASCII(text)
-		case Ident:
-			text = strings.ReplaceAll(strings.TrimSuffix(text[1:], `"`), `""`, `"`)
-		}
-		out = append(out, Token{Kind: kind, Text: text, Line: line, Pos: start, End: i})
-		line += strings.Count(sql[start:i], "\n")
+		line += strings.Count(sql[i:end], "\n")
+		i = end
 	}
 	return out
 }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func lowerASCII(s string) string {
 	for i := 0; i < len(s); i++ {
@@ -123,7 +150,3 @@ func lowerASCII(s string) string {
 	}
 	return s
 }
-
-// skipTo drops the "closed" flag of a skip: an unterminated string runs to
-// the end of the text.
-func skipTo(end int, _ bool) int { return end }

@@ -42,3 +42,34 @@ func TestTokenize(t *testing.T) {
 		})
 	}
 }
+
+// TestScan: whitespace and comments are tokens of their own, a construct
+// left open says so, and a dollar quote right after a number still opens.
+func TestScan(t *testing.T) {
+	cases := []struct {
+		src    string
+		kind   Kind
+		text   string
+		closed bool
+	}{
+		{" \t\n x", Space, " \t\n ", true},
+		{"-- c;\nx", Comment, "-- c;", true},
+		{"/* a /* b */ c */x", Comment, "/* a /* b */ c */", true},
+		{"/* open", Comment, "/* open", false},
+		{"'it''s' x", String, "'it''s'", true},
+		{`E'a\'b' x`, String, `E'a\'b'`, true},
+		{"$f$ x; $f$;", String, "$f$ x; $f$", true},
+		{"$x$ open", String, "$x$ open", false},
+		{`"odd;name"x`, Ident, `"odd;name"`, true},
+		{"$1", Punct, "$", true},
+		{"1.5e-3$$;$$", Number, "1.5e-3", true},
+		{"12abc", Number, "12", true},
+		{"a$b$c;", Word, "a$b$c", true},
+	}
+	for _, tc := range cases {
+		kind, end, closed := Scan(tc.src, 0)
+		if kind != tc.kind || tc.src[:end] != tc.text || closed != tc.closed {
+			t.Errorf("Scan(%q) = %d %q %v, want %d %q %v", tc.src, kind, tc.src[:end], closed, tc.kind, tc.text, tc.closed)
+		}
+	}
+}
