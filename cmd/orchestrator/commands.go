@@ -19,6 +19,7 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/progress"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
 	"github.com/orchestrator-dev/orchestrator/internal/runner"
+	"github.com/orchestrator-dev/orchestrator/internal/schedule"
 	"github.com/orchestrator-dev/orchestrator/internal/source"
 	"github.com/orchestrator-dev/orchestrator/migrations"
 )
@@ -31,7 +32,7 @@ type prepared struct {
 	runner *runner.Runner
 	format report.Format
 	to     int64 // -1: the set's latest
-	waves  []runner.Wave
+	waves  []fleet.WaveTargets
 }
 
 func runUp(ctx context.Context, o runOptions) error {
@@ -328,12 +329,11 @@ func prepare(ctx context.Context, o runOptions) (*prepared, error) {
 			retries = o.retries
 		}
 	}
-	for _, wt := range fleet.AssignWaves(fl.Targets, fl.Waves) {
-		w := runner.Wave{Name: wt.Wave.Name, Targets: wt.Targets, MaxFailures: wt.Wave.MaxFailures, Order: wt.Wave.Order}
-		if o.maxFailures != "" {
-			w.MaxFailures = budget // the flag overrides every wave's budget
+	p.waves = fleet.AssignWaves(fl.Targets, fl.Waves)
+	if o.maxFailures != "" {
+		for i := range p.waves {
+			p.waves[i].Wave.MaxFailures = budget // the flag overrides every wave's budget
 		}
-		p.waves = append(p.waves, w)
 	}
 	p.runner, err = runner.New(runner.Options{
 		Set:            set,
@@ -506,7 +506,7 @@ func withFlags(d fleet.Defaults, o runOptions) fleet.Defaults {
 
 // newProgress is the live bar on a terminal; nothing elsewhere, where the
 // log's one line per finished target is the progress.
-func newProgress(o runOptions) runner.Observer {
+func newProgress(o runOptions) schedule.Observer {
 	if o.verbose {
 		return nil
 	}

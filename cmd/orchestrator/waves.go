@@ -11,7 +11,7 @@ import (
 
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
-	"github.com/orchestrator-dev/orchestrator/internal/runner"
+	"github.com/orchestrator-dev/orchestrator/internal/schedule"
 )
 
 // waveFlags are up's flags for running the waves of a rollout one at a
@@ -68,11 +68,11 @@ func runUpWave(ctx context.Context, o runOptions) error {
 			return err
 		}
 		if reason != "" {
-			rep = p.runner.Skip("up", []runner.Wave{w}, "not started: "+reason)
+			rep = schedule.Skip("up", []fleet.WaveTargets{w}, "not started: "+reason)
 		}
 	}
 	if rep == nil {
-		rep = p.runner.Up(ctx, []runner.Wave{w}, p.to)
+		rep = p.runner.Up(ctx, []fleet.WaveTargets{w}, p.to)
 	}
 	rep.Wave = o.wave
 	if sel.count > 0 {
@@ -101,16 +101,16 @@ func waveSequence(waves []fleet.Wave) []string {
 // waveToRun is the wave --wave names with this shard's targets of it; a
 // shard may hold none and still reports the wave, so the next wave's
 // barrier sees every shard.
-func waveToRun(o runOptions, p *prepared) (runner.Wave, error) {
+func waveToRun(o runOptions, p *prepared) (fleet.WaveTargets, error) {
 	for _, w := range p.waves {
-		if w.Name == o.wave {
+		if w.Wave.Name == o.wave {
 			return w, nil
 		}
 	}
-	w := runner.Wave{Name: o.wave}
+	w := fleet.WaveTargets{Wave: fleet.Wave{Name: o.wave}}
 	for _, fw := range p.fleet.Waves {
 		if fw.Name == o.wave {
-			w.MaxFailures, w.Order = fw.MaxFailures, fw.Order
+			w.Wave = fw
 		}
 	}
 	if o.maxFailures != "" {
@@ -118,7 +118,7 @@ func waveToRun(o runOptions, p *prepared) (runner.Wave, error) {
 		if err != nil {
 			return w, usageError{"--max-failures: " + err.Error()}
 		}
-		w.MaxFailures = b
+		w.Wave.MaxFailures = b
 	}
 	return w, nil
 }

@@ -125,7 +125,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	say(o.Out, "3/5", "orchestrator up --fleet %s\nEach tenant gets all pending migrations in ONE transaction with its version rows:\na failure leaves that tenant exactly as it was, and the others carry on.", path)
-	up := r.Up(ctx, runner.OneWave(fl.Targets, fleet.FailureBudget{}), -1)
+	up := r.Up(ctx, []fleet.WaveTargets{{Targets: fl.Targets}}, -1)
 	if err := show(o.Out, up); err != nil {
 		return err
 	}

@@ -14,9 +14,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // Hint shows both accepted forms; it is fixed text, so it cannot leak.
@@ -88,7 +89,7 @@ func errorDetail(dsn string, err error) string {
 			break
 		}
 	}
-	return truncate(Oneline(dsn, text, 0)+advice, 300)
+	return report.Truncate(Oneline(dsn, text, 0)+advice, 300)
 }
 
 // strandedAt reports whether dsn is a URL whose password, as pgconn reads
@@ -119,20 +120,9 @@ func unquote(s string) string { return quoted.ReplaceAllLiteralString(s, `"..."`
 func Oneline(dsn, text string, n int) string {
 	text = strings.Join(strings.Fields(Scrub(dsn, text)), " ")
 	if n > 0 {
-		text = truncate(text, n)
+		text = report.Truncate(text, n)
 	}
 	return text
-}
-
-// truncate shortens s to at most n bytes (on a rune boundary), marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
 }
 
 // Server returns "host:port" of dsn's first host (a Unix socket directory

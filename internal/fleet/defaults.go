@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // defaults reads the defaults mapping over the built-in defaults.
@@ -70,7 +72,7 @@ func (w *walker) oneOf(n *yaml.Node, path string, values ...string) (string, boo
 			return v, true
 		}
 	}
-	w.probs.addf(n.Line, "%s: %q is not %s", path, truncate(s, 40), want)
+	w.probs.addf(n.Line, "%s: %q is not %s", path, report.Truncate(s, 40), want)
 	return "", false
 }
 
@@ -81,7 +83,7 @@ func (w *walker) positiveInt(n *yaml.Node, path string) (int, bool) {
 	}
 	v, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil || v <= 0 {
-		w.probs.addf(n.Line, "%s: %q is not a positive integer", path, truncate(s, 40))
+		w.probs.addf(n.Line, "%s: %q is not a positive integer", path, report.Truncate(s, 40))
 		return 0, false
 	}
 	return v, true
@@ -100,7 +102,7 @@ func (w *walker) duration(n *yaml.Node, path string) (time.Duration, bool) {
 	v, err := time.ParseDuration(s)
 	switch {
 	case err != nil:
-		w.probs.addf(n.Line, "%s: %q is not a duration (%s)", path, truncate(s, 40), durationHint)
+		w.probs.addf(n.Line, "%s: %q is not a duration (%s)", path, report.Truncate(s, 40), durationHint)
 		return 0, false
 	case v < 0:
 		w.probs.addf(n.Line, "%s: %q is negative; it must be 0 or more", path, s)
@@ -130,7 +132,7 @@ func (w *walker) schemaList(n *yaml.Node, path string) []string {
 		case strings.TrimSpace(s) == "":
 			w.probs.addf(item.Line, "%s[%d] is empty: name a schema", path, i)
 		case len(s) > 63:
-			w.probs.addf(item.Line, "%s[%d]: %q is longer than PostgreSQL's 63-byte limit for names", path, i, truncate(s, 40))
+			w.probs.addf(item.Line, "%s[%d]: %q is longer than PostgreSQL's 63-byte limit for names", path, i, report.Truncate(s, 40))
 		case seen[s] != 0:
 			w.probs.addf(item.Line, "%s[%d]: schema %q is listed twice (first at line %d)", path, i, s, seen[s])
 		default:
@@ -149,7 +151,7 @@ func (w *walker) rowCount(n *yaml.Node, path string) (int64, bool) {
 	}
 	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil || v < 0 {
-		w.probs.addf(n.Line, "%s: %q is not a count of rows (0 or more, like 100000)", path, truncate(s, 40))
+		w.probs.addf(n.Line, "%s: %q is not a count of rows (0 or more, like 100000)", path, report.Truncate(s, 40))
 		return 0, false
 	}
 	return v, true

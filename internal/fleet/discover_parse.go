@@ -7,6 +7,8 @@ import (
 	"unicode"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // DiscoverySource is one entry of a fleet file's discover list: a server
@@ -92,7 +94,7 @@ func (s DiscoverySource) TargetOrigin(row int) string {
 // showPattern returns p as written when that reads unambiguously in a
 // message, else quoted; long patterns are cut.
 func showPattern(p string) string {
-	p = truncate(p, 60)
+	p = report.Truncate(p, 60)
 	if strings.ContainsFunc(p, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '"' }) {
 		return strconv.Quote(p)
 	}

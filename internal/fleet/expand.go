@@ -3,7 +3,8 @@ package fleet
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // expandError is one bad ${...} reference in a value.
@@ -29,7 +30,7 @@ func (e expandError) message(path string, secret bool) string {
 	case undefinedVariable:
 		return fmt.Sprintf("undefined variable %s in %s", e.ref, path)
 	case invalidName:
-		ref := fmt.Sprintf("%q", truncate(e.ref, 40))
+		ref := fmt.Sprintf("%q", report.Truncate(e.ref, 40))
 		if secret {
 			ref = fmt.Sprintf("at byte %d", e.offset+1)
 		}
@@ -109,15 +110,4 @@ func validVarName(name string) bool {
 		}
 	}
 	return true
-}
-
-// truncate shortens s to at most n bytes (on a rune boundary), marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
 }

@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // JobIndexEnv is the environment variable a Kubernetes Indexed Job sets to
@@ -35,14 +37,14 @@ func ParseShard(s string, jobIndex string) (index, count int, err error) {
 			return 0, 0, fmt.Errorf("%q gives only the shard count, and %s, which would give the index, is not set (give both, like 0/%d, or run as a Kubernetes Indexed Job)", s, JobIndexEnv, count)
 		}
 		if index, err = strconv.Atoi(jobIndex); err != nil || index < 0 || index >= count {
-			return 0, 0, fmt.Errorf("%s=%q is not a shard index for %d shards (want 0 to %d; is the Job's completions %d?)", JobIndexEnv, truncate(jobIndex, 40), count, count-1, count)
+			return 0, 0, fmt.Errorf("%s=%q is not a shard index for %d shards (want 0 to %d; is the Job's completions %d?)", JobIndexEnv, report.Truncate(jobIndex, 40), count, count-1, count)
 		}
 		return index, count, nil
 	}
 	index, err = strconv.Atoi(strings.TrimSpace(is))
 	switch {
 	case err != nil || index < 0:
-		return 0, 0, fmt.Errorf("%q: the shard index %q is not a number from 0 up (%s)", s, truncate(strings.TrimSpace(is), 40), shardHint)
+		return 0, 0, fmt.Errorf("%q: the shard index %q is not a number from 0 up (%s)", s, report.Truncate(strings.TrimSpace(is), 40), shardHint)
 	case index >= count:
 		return 0, 0, fmt.Errorf("%q: the shard index must be below the count; shards are numbered from 0, so %d shards are 0/%d to %d/%d", s, count, count, count-1, count)
 	}
@@ -54,7 +56,7 @@ func parseCount(s string) (int, error) {
 	s = strings.TrimSpace(s)
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
-		return 0, fmt.Errorf("the shard count %q is not a number from 1 up", truncate(s, 40))
+		return 0, fmt.Errorf("the shard count %q is not a number from 1 up", report.Truncate(s, 40))
 	}
 	return n, nil
 }

@@ -9,6 +9,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/orchestrator-dev/orchestrator/internal/dsn"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // targets reads the targets list. Duplicate names are reported on the
@@ -214,7 +216,7 @@ func parseLabelText(s string) (map[string]string, string) {
 		pair = strings.TrimSpace(pair)
 		k, v, ok := strings.Cut(pair, "=")
 		if !ok {
-			return nil, fmt.Sprintf("%q is not key=value %s", truncate(pair, 40), labelsHint)
+			return nil, fmt.Sprintf("%q is not key=value %s", report.Truncate(pair, 40), labelsHint)
 		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if why := CheckLabelKey(k); why != "" {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // Wave is one stage of a rollout: the targets it selects are migrated only
@@ -183,7 +185,7 @@ func (w *walker) wave(i int, item *yaml.Node) waveEntry {
 			case OrderSize, OrderName:
 				e.wave.Order = o
 			default:
-				w.probs.addf(f.val.Line, "%s: order %q is not known (use size: smallest first, or name; leave it out for fleet order)", e.subject, truncate(o, 40))
+				w.probs.addf(f.val.Line, "%s: order %q is not known (use size: smallest first, or name; leave it out for fleet order)", e.subject, report.Truncate(o, 40))
 			}
 		}
 	}

@@ -15,12 +15,12 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/orchestrator-dev/orchestrator/internal/report"
-	"github.com/orchestrator-dev/orchestrator/internal/runner"
+	"github.com/orchestrator-dev/orchestrator/internal/schedule"
 )
 
 // New returns the observer for a run: a live bar when stderr is a terminal
 // and the operator did not ask for quiet, nil (nothing) otherwise.
-func New(stderr io.Writer, terminal, quiet bool) runner.Observer {
+func New(stderr io.Writer, terminal, quiet bool) schedule.Observer {
 	if !terminal || quiet {
 		return nil
 	}
@@ -38,7 +38,7 @@ type Bar struct {
 	done    map[report.Status]int // finished targets by outcome
 }
 
-// RunStarted implements runner.Observer.
+// RunStarted implements schedule.Observer.
 func (b *Bar) RunStarted(command string, targets int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -56,7 +56,7 @@ func (b *Bar) RunStarted(command string, targets int) {
 	)
 }
 
-// WaveStarted implements runner.Observer.
+// WaveStarted implements schedule.Observer.
 func (b *Bar) WaveStarted(name string, _ int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -64,7 +64,7 @@ func (b *Bar) WaveStarted(name string, _ int) {
 	b.refresh()
 }
 
-// TargetStarted implements runner.Observer.
+// TargetStarted implements schedule.Observer.
 func (b *Bar) TargetStarted(name string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -72,7 +72,7 @@ func (b *Bar) TargetStarted(name string) {
 	b.refresh()
 }
 
-// TargetFinished implements runner.Observer.
+// TargetFinished implements schedule.Observer.
 func (b *Bar) TargetFinished(res report.Target) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -87,7 +87,7 @@ func (b *Bar) TargetFinished(res report.Target) {
 	}
 }
 
-// RunFinished implements runner.Observer.
+// RunFinished implements schedule.Observer.
 func (b *Bar) RunFinished() {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // Format names an output format.
@@ -192,6 +193,18 @@ func writeGroups(w io.Writer, r *Report) (attention, examples []Target) {
 		examples = append(examples, ex)
 	}
 	return attention, examples
+}
+
+// Truncate shortens s to at most n bytes (on a rune boundary), marking the
+// cut with "...", for quoting what a user wrote in a message.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // Plural writes "1 target", "2 targets".

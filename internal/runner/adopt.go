@@ -38,7 +38,7 @@ type AdoptOptions struct {
 // checksum record in one transaction, keeping golang-migrate's table in step
 // where it exists. The target's schema is never touched; a target the tool
 // already manages is up_to_date, so running adopt again is harmless.
-func (r *Runner) Adopt(ctx context.Context, waves []Wave, o AdoptOptions) *report.Report {
+func (r *Runner) Adopt(ctx context.Context, waves []fleet.WaveTargets, o AdoptOptions) *report.Report {
 	var first *fleet.Target
 	for _, w := range waves {
 		if len(w.Targets) > 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
+	"github.com/orchestrator-dev/orchestrator/internal/schedule"
 )
 
 // DriftOptions configure a drift check.
@@ -79,7 +80,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		}
 	}
 	invalid := batchInvalidOf(ctx, r, targets, known)
-	rep := r.run(ctx, "drift", OneWave(targets, fleet.FailureBudget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+	rep := r.run(ctx, "drift", []fleet.WaveTargets{{Targets: targets}}, func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		st, ok := known[t.Name]
 		var un *report.Target
 		if ok {
@@ -126,7 +127,7 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 		if res.Wave != "" {
 			log = log.With("wave", res.Wave)
 		}
-		logResult(log, *res)
+		schedule.LogResult(log, *res)
 	}
 	rep.DurationMS += time.Since(t0).Milliseconds()
 	rep.Summary = report.Summarize(rep.Targets)

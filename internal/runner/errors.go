@@ -13,6 +13,7 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/apply"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 	"github.com/orchestrator-dev/orchestrator/internal/report"
+	"github.com/orchestrator-dev/orchestrator/internal/schedule"
 )
 
 // Error classes in reports: what kind of trouble, for alert routing.
@@ -30,13 +31,13 @@ const (
 	ClassConflict         = "conflict"
 	ClassLocked           = "locked"
 	ClassVersion          = "version"
-	ClassHalted           = "halted"
+	ClassHalted           = schedule.ClassHalted
 	ClassCancelled        = "cancelled"
 	ClassTxControl        = "transaction_control"
 	ClassPooler           = "pooler"
 	ClassInvalidIndex     = "invalid_index"
 	ClassStalled          = "stalled"
-	ClassOther            = "other"
+	ClassOther            = schedule.ClassOther
 )
 
 // classify names the kind of an error from its SQLSTATE or its Go type.

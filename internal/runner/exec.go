@@ -48,7 +48,7 @@ func CheckQuery(q string) (string, error) {
 // reported on its target; nothing changes anywhere. Sessions are read-only
 // from their start too, so the only statement ever sent outside the
 // transaction is its BEGIN.
-func (r *Runner) Exec(ctx context.Context, waves []Wave, o ExecOptions) *report.Report {
+func (r *Runner) Exec(ctx context.Context, waves []fleet.WaveTargets, o ExecOptions) *report.Report {
 	if o.MaxRows <= 0 {
 		o.MaxRows = DefaultMaxRows
 	}

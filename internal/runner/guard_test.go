@@ -59,7 +59,7 @@ func TestStatementEndingTheTransactionStopsTheTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := fleet.Target{Name: "t", DSN: dsn, Labels: map[string]string{}}
-	rep := r.Up(context.Background(), OneWave([]fleet.Target{target}, fleet.FailureBudget{}), -1)
+	rep := r.Up(context.Background(), []fleet.WaveTargets{{Targets: []fleet.Target{target}}}, -1)
 	res := rep.Targets[0]
 	if res.Status != report.StatusFailed || res.Error == nil || res.Error.Class != ClassTxControl || res.Error.Line != 3 || res.Error.Remedy == "" {
 		t.Fatalf("result = %+v %+v, want failed, class %s at line 3 with a remedy", res, res.Error, ClassTxControl)

@@ -19,7 +19,7 @@ import (
 func (r *Runner) Status(ctx context.Context, targets []fleet.Target) *report.Report {
 	known := r.batchStates(ctx, targets)
 	invalid := batchInvalidOf(ctx, r, targets, known)
-	return r.run(ctx, "status", OneWave(targets, fleet.FailureBudget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+	return r.run(ctx, "status", []fleet.WaveTargets{{Targets: targets}}, func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		if st, ok := known[t.Name]; ok {
 			res := r.describe(ctx, t, st, r.set.Latest(), PlanOptions{}, false)
 			if res.Status != report.StatusFailed {
@@ -54,7 +54,7 @@ func (r *Runner) Plan(ctx context.Context, targets []fleet.Target, o PlanOptions
 	if !o.Verify {
 		known = r.batchStates(ctx, targets)
 	}
-	rep := r.run(ctx, "plan", OneWave(targets, fleet.FailureBudget{}), func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
+	rep := r.run(ctx, "plan", []fleet.WaveTargets{{Targets: targets}}, func(ctx context.Context, t fleet.Target, _ *slog.Logger) report.Target {
 		if st, ok := known[t.Name]; ok {
 			return r.describe(ctx, t, st, o.To, o, true)
 		}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 )
 
@@ -58,44 +57,6 @@ func (r *Runner) dial(ctx context.Context, t fleet.Target, readOnly bool) (*sess
 func tooManyConnections(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "53300" || pgErr.Code == "53400")
-}
-
-// serverSlots caps, per server, how many targets run at once by what the
-// server can still accept: max_connections minus the connections in use and
-// those reserved for superusers. Parallelism above that would only queue
-// on 53300 errors. One short connection per server, through its first
-// target; a server that cannot be asked keeps the run's parallelism. The
-// result maps each target's name to its server's slots, so each DSN is
-// parsed once per run.
-func (r *Runner) serverSlots(ctx context.Context, targets []fleet.Target) map[string]chan struct{} {
-	keys := make([]string, len(targets))
-	first := map[string]fleet.Target{}
-	count := map[string]int{}
-	for i, t := range targets {
-		k, _ := dsn.Server(t.DSN)
-		keys[i] = k
-		if _, ok := first[k]; !ok {
-			first[k] = t
-		}
-		count[k]++
-	}
-	perServer := map[string]chan struct{}{}
-	for k, t := range first {
-		limit := min(r.parallel, count[k])
-		if count[k] > 1 {
-			if free, err := r.freeConnections(ctx, t); err == nil && free < limit {
-				r.log.Warn("lowering parallelism for a server short of connections",
-					"server", k, "free_connections", free, "parallelism", max(1, free))
-				limit = max(1, free)
-			}
-		}
-		perServer[k] = make(chan struct{}, limit)
-	}
-	slots := make(map[string]chan struct{}, len(targets))
-	for i, t := range targets {
-		slots[t.Name] = perServer[keys[i]]
-	}
-	return slots
 }
 
 // freeConnections asks a server how many more client connections it takes.

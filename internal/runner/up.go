@@ -18,7 +18,7 @@ import (
 )
 
 // Up brings every target to version to (the set's latest when to < 0).
-func (r *Runner) Up(ctx context.Context, waves []Wave, to int64) *report.Report {
+func (r *Runner) Up(ctx context.Context, waves []fleet.WaveTargets, to int64) *report.Report {
 	if to < 0 {
 		to = r.set.Latest()
 	}
@@ -35,9 +35,33 @@ func (r *Runner) Up(ctx context.Context, waves []Wave, to int64) *report.Report 
 }
 
 // Down brings every target back to version to with the down sections.
-func (r *Runner) Down(ctx context.Context, waves []Wave, to int64) *report.Report {
+func (r *Runner) Down(ctx context.Context, waves []fleet.WaveTargets, to int64) *report.Report {
 	return r.run(ctx, "down", waves, func(ctx context.Context, t fleet.Target, log *slog.Logger) report.Target {
 		return r.migrateTarget(ctx, t, log, func(st state) ([]step, error) { return r.stepsDown(st, to) })
+	})
+}
+
+// Undo brings every target that prior shows applied back to the version it
+// started from (its from_version), with the down sections, as a down run:
+// the merged reports of a wave's shards say what the wave applied, so a
+// wave that halted across machines can be rolled back from them. Targets
+// are matched by name; prior targets not in targets are left alone (they
+// belong to another shard).
+func (r *Runner) Undo(ctx context.Context, targets []fleet.Target, prior []report.Target) *report.Report {
+	from := map[string]int64{}
+	for _, p := range prior {
+		if p.Status == report.StatusApplied && p.FromVersion != nil {
+			from[p.Name] = *p.FromVersion
+		}
+	}
+	var todo []fleet.Target
+	for _, t := range targets {
+		if _, ok := from[t.Name]; ok {
+			todo = append(todo, t)
+		}
+	}
+	return r.run(ctx, "down", []fleet.WaveTargets{{Targets: todo}}, func(ctx context.Context, t fleet.Target, log *slog.Logger) report.Target {
+		return r.migrateTarget(ctx, t, log, func(st state) ([]step, error) { return r.stepsDown(st, from[t.Name]) })
 	})
 }
 
@@ -185,54 +209,71 @@ func (r *Runner) migrateTarget(ctx context.Context, t fleet.Target, log *slog.Lo
 		return res
 	}
 
-	status := report.StatusRolledBack
 	var remedy string
-	var ended *apply.TxEndedError
-	var invalid *InvalidIndexError
+	facts := failedFacts{txEnded: errors.As(out.err, new(*apply.TxEndedError)), partial: out.partial != nil,
+		invalidIndex: errors.As(out.err, new(*InvalidIndexError))}
 	switch {
-	case errors.As(out.err, &ended):
+	case facts.txEnded:
 		// What the transaction ran before the statement may be committed
 		// without version rows: nothing is undone on a guess.
-		status = report.StatusFailed
 		remedy = txEndedRemedy(out)
-	case out.partial != nil:
+	case facts.partial:
 		// What a half-run NO TRANSACTION file left behind is unknown: its
 		// down section was written for the whole file, so running it is a
 		// guess. Nothing more is touched; a person decides.
-		status, remedy = report.StatusFailed, partialRemedy(out)
+		remedy = partialRemedy(out)
 	case len(out.steps) > 0:
-		reverted, rem := r.compensate(ctx, t, sess, ex, out)
-		res.Reverted, remedy = reverted, rem
-		if remedy != "" {
-			status = report.StatusFailed
-		}
+		res.Reverted, remedy = r.compensate(ctx, t, sess, ex, out)
+		facts.undoFailed = remedy != ""
 	}
 	if v, err := r.readBack(ctx, t, sess); err != nil {
 		res.ToVersion = nil
 		// The transaction's fate is unknown to us: say so rather than claim
 		// a rollback we could not confirm.
-		status = report.StatusFailed
+		facts.unread = true
 		remedy = joinRemedy(remedy, "the target's version could not be read back after the failure: check "+ledger.VersionTable+" on it before running again")
 	} else {
 		res.ToVersion = report.V(v)
-		if v != *res.FromVersion && remedy == "" {
-			status = report.StatusFailed
+		facts.notBack = v != *res.FromVersion
+		if facts.notBack && remedy == "" {
 			remedy = fmt.Sprintf("the target is at version %d, not back at %d: check %s and the schema", v, *res.FromVersion, ledger.VersionTable)
 		}
 	}
-	if status == report.StatusRolledBack && interrupted(ctx) {
-		status = report.StatusCancelled
-	}
-	res = r.failure(ctx, t, res, status, out.err)
-	if res.Status == report.StatusCancelled && status == report.StatusFailed {
-		res.Status = report.StatusFailed // a person is needed: that outranks the interruption
-	}
-	if errors.As(out.err, &invalid) {
-		res.Status = report.StatusFailed
+	facts.interrupted = interrupted(ctx)
+	res.Status = facts.status()
+	res.Error = toReportError(t, cause(ctx, out.err))
+	if facts.interrupted {
+		res.Error.Class = ClassCancelled
 	}
 	res.Error.Remedy = joinRemedy(res.Error.Remedy, remedy)
 	res.Error.BlockedBy = t.Scrub(sqlscan.MaskLiterals(out.blocked))
 	return res
+}
+
+// failedFacts are what is known about a target whose steps failed, once
+// what could be undone was.
+type failedFacts struct {
+	txEnded      bool // a migration ended the tool's transaction
+	partial      bool // a NO TRANSACTION file stopped halfway
+	undoFailed   bool // undoing what this run committed did not finish
+	unread       bool // the version could not be read back
+	notBack      bool // the version read back is not the one the target started at
+	invalidIndex bool // an INVALID index is left
+	interrupted  bool // the run was cancelled
+}
+
+// status is the final status of a target whose steps failed: failed when
+// a person must look, whether or not the run was interrupted; else
+// cancelled when the run was interrupted, rolled_back when it was not
+// (the target is back where it started).
+func (f failedFacts) status() report.Status {
+	switch {
+	case f.txEnded, f.partial, f.undoFailed, f.unread, f.notBack, f.invalidIndex:
+		return report.StatusFailed
+	case f.interrupted:
+		return report.StatusCancelled
+	}
+	return report.StatusRolledBack
 }
 
 // compensate undoes, newest first, what this run committed on the target,

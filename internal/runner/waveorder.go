@@ -1,59 +1,24 @@
 package runner
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/orchestrator-dev/orchestrator/internal/dsn"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
-	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // sizeQueryTimeout bounds the one query per server that reads a wave's sizes.
 const sizeQueryTimeout = 30 * time.Second
 
-// orderWave puts the wave's targets in the order it asks for and returns
-// the size of each target it read (by name). With OrderSize the sizes are
-// read in one query per server (per database for schema targets) before
-// the wave starts: pg_database_size for a database target, the total size
-// of a schema's tables (with indexes and TOAST) for a schema target.
-// Smallest start first; a target whose size could not be read starts after
-// the others, in fleet order, and the reason is logged.
-func (r *Runner) orderWave(ctx context.Context, w Wave) (Wave, map[string]int64) {
-	switch w.Order {
-	case fleet.OrderName:
-		w.Targets = slices.Clone(w.Targets)
-		slices.SortStableFunc(w.Targets, func(a, b fleet.Target) int { return cmp.Compare(a.Name, b.Name) })
-		return w, nil
-	case fleet.OrderSize:
-	default:
-		return w, nil
-	}
-	sizes := r.readSizes(ctx, w.Targets)
-	w.Targets = slices.Clone(w.Targets)
-	slices.SortStableFunc(w.Targets, func(a, b fleet.Target) int {
-		sa, okA := sizes[a.Name]
-		sb, okB := sizes[b.Name]
-		switch {
-		case okA && okB:
-			return cmp.Compare(sa, sb)
-		case okA:
-			return -1
-		case okB:
-			return 1
-		}
-		return 0
-	})
-	return w, sizes
-}
-
-// readSizes reads every target's size, one query per group of targets that
-// one session can measure: the databases of a server, the schemas of a
-// database.
+// readSizes reads the size of every target (by name) for a wave of order
+// size: pg_database_size for a database target, the total size of a
+// schema's tables (with indexes and TOAST) for a schema target. One query
+// per group of targets that one session can measure: the databases of a
+// server, the schemas of a database. A group whose sizes could not be read
+// is left out, and the reason logged.
 func (r *Runner) readSizes(ctx context.Context, targets []fleet.Target) map[string]int64 {
 	type group struct {
 		schemas bool
@@ -137,30 +102,4 @@ func (r *Runner) sizesOn(ctx context.Context, via fleet.Target, schemas bool, na
 		out[name] = n
 	}
 	return out, rows.Err()
-}
-
-// withSizes records in each result the size its wave's order used.
-func withSizes(results []report.Target, sizes map[string]int64) {
-	for i := range results {
-		if n, ok := sizes[results[i].Name]; ok {
-			results[i].SizeBytes = &n
-		}
-	}
-}
-
-// namedWaves is the report's per-wave record: only for runs whose waves
-// have names (a fleet file's waves), not for the one wave of a plain run.
-func namedWaves(ws []report.WaveResult) []report.WaveResult {
-	for _, w := range ws {
-		if w.Name != "" {
-			return ws
-		}
-	}
-	return nil
-}
-
-// startedAt is a result's start time as the report shows it.
-func startedAt(t time.Time) *time.Time {
-	u := t.UTC().Truncate(time.Microsecond)
-	return &u
 }

@@ -1,4 +1,4 @@
-package runner
+package schedule
 
 import "github.com/orchestrator-dev/orchestrator/internal/report"
 
