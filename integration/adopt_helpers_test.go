@@ -38,7 +38,7 @@ func migrateBin(t testing.TB) string {
 	return ""
 }
 
-// runMigrate runs the golang-migrate CLI on db with the seed migrations, the
+// runMigrate runs the golang-migrate CLI on db with the built-in migrations, the
 // seed's own way: migrate -database URL -path migrations ARGS. It returns
 // its combined output (golang-migrate prints to stderr) and exit code.
 func runMigrate(t testing.TB, bin, dsn string, args ...string) (string, int) {
@@ -72,8 +72,8 @@ func mustMigrate(t testing.TB, bin, dsn string, args ...string) string {
 	return out
 }
 
-// psqlApply applies the seed's up files 1..upto with psql -f, in order, as
-// the seed's manual instructions do.
+// psqlApply applies the built-in up files 1..upto with psql -f, in order, as
+// the manual instructions in migrations/README.md do.
 func psqlApply(t testing.TB, dsn string, upto int) {
 	t.Helper()
 	psqlApplyEnv(t, dsn, upto)

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// adoptFleet builds the fleet a newcomer brings, the seed's ways: tenants
+// adoptFleet builds the fleet a newcomer brings, the usual ways: tenants
 // migrated with the golang-migrate CLI (to 2, to 4, and one left dirty by a
 // failed run), one migrated with psql -f, and one migrated with psql -f and
 // then edited by hand.

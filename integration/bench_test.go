@@ -34,7 +34,7 @@ const (
 )
 
 // BenchmarkFleetUp compares, on the local server, the wall-clock time to
-// bring N empty tenant databases to the seed's latest version three ways:
+// bring N empty tenant databases to the built-in set's latest version three ways:
 //
 //   - floor: the same SQL through pgx, one transaction per database and
 //     nothing else (no version table, no lock, no process start): the
@@ -141,7 +141,7 @@ func envInt(tb testing.TB, name string, def, least int) int {
 	return n
 }
 
-// seedUpFiles returns the text of the seed's up files in version order.
+// seedUpFiles returns the text of the built-in up files in version order.
 func seedUpFiles(tb testing.TB) []string {
 	tb.Helper()
 	paths, err := filepath.Glob("../migrations/*.up.sql")
@@ -272,7 +272,7 @@ func floorUp(dbs []string, ups []string) error {
 }
 
 // orchestratorUp runs the binary once over a fleet of dbs and checks that
-// the report says every one was applied up to the seed's version 4.
+// the report says every one was applied up to the built-in set's version 4.
 func orchestratorUp(tb testing.TB, dbs []string) (Report, error) {
 	dsns := map[string]string{}
 	for _, db := range dbs {

@@ -85,7 +85,7 @@ func migrateLayoutDir(t *testing.T, ms ...gooseMigration) string {
 	return dir
 }
 
-// seedPlus returns the seed's migrations 1..keep in goose layout plus extra
+// seedPlus returns the built-in migrations 1..keep in goose layout plus extra
 // files, in a fresh directory.
 func seedPlus(t *testing.T, keep int64, extra ...gooseMigration) string {
 	t.Helper()

@@ -37,10 +37,9 @@ package integration
 //   - NO TRANSACTION compensation undoes newest first and stops at the first
 //     down that fails; versions below it stay applied, and error.remedy
 //     names the versions still applied. A NO TRANSACTION file that fails
-//     halfway is `failed` with a remedy, as the issue says, even when its
-//     down section could clean up after it (the runner at 940b65c instead
-//     runs that down and reports `rolled_back`: one of the two must give);
-//     its to_version is what the database says, nothing more is assumed
+//     halfway is `failed` with a remedy, even when its down section could
+//     clean up after it (that down was written for the whole file, so
+//     running it after a partial apply would be a guess); its to_version is what the database says, nothing more is assumed
 //     about how far the undo went.
 //   - `--tx-mode migration` commits each migration (its version row
 //     visible to other sessions) before the next one starts.
@@ -321,8 +320,8 @@ func TestFaultNoTransactionCompensation(t *testing.T) {
 			remedyNames: true,
 		},
 		{
-			// The issue says a NO TRANSACTION file that failed halfway is
-			// `failed`, even when its down would clean up after it.
+			// A NO TRANSACTION file that failed halfway is `failed`, even
+			// when its down would clean up after it.
 			name:        "NO TRANSACTION file fails halfway: failed",
 			layout:      migrationDir,
 			migrations:  []gooseMigration{migT1, migT2, halfway},

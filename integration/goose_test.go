@@ -12,7 +12,7 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
-// gooseLayoutSeed writes the seed migrations as goose files (one annotated
+// gooseLayoutSeed writes the built-in migrations as goose files (one annotated
 // file per version) into a temp dir, so goose itself can read the same set.
 func gooseLayoutSeed(t testing.TB) string {
 	t.Helper()

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// seedWithExtra copies the seed migrations into a temp dir and adds extra
+// seedWithExtra copies the built-in migrations into a temp dir and adds extra
 // golang-migrate pairs (name -> [up, down]).
 func seedWithExtra(t *testing.T, extra map[string][2]string) string {
 	t.Helper()

@@ -39,7 +39,7 @@ const (
 	scaleDriftSessions = 2
 	scaleRSSGoal       = 64 // MiB
 
-	// scaleTables is what every migrated tenant holds: the seed's four
+	// scaleTables is what every migrated tenant holds: the built-in four
 	// tables, goose's version table and the tool's checksum table.
 	scaleTables = "api_keys,goose_db_version,orchestrator_migrations,sessions,usage_records,users"
 )
@@ -306,7 +306,7 @@ type scaleOrchRun struct {
 
 // orchestratorFleet runs command over a fleet file of n targets, timed, and
 // fails the benchmark unless it exits 0 with every target at want and at
-// the seed's version 4.
+// the built-in set's version 4.
 func (s *scaleRun) orchestratorFleet(fleetPath string, n int, command, want string) scaleOrchRun {
 	s.b.Helper()
 	var r scaleOrchRun

@@ -60,7 +60,7 @@ func floorDriftSchemas(db string, schemas []string) error {
 
 // floorUpSchemas is up's floor for tenant schemas: one session per worker,
 // one transaction per schema running what up must (search_path, the
-// version and checksum tables, the seed's ups, the version rows).
+// version and checksum tables, the built-in ups, the version rows).
 func floorUpSchemas(db string, schemas []string, ups []string) error {
 	body := `CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp DEFAULT now());
 CREATE TABLE orchestrator_migrations (version_id bigint PRIMARY KEY, name text NOT NULL, up_sha256 text NOT NULL, down_sha256 text NOT NULL);

@@ -24,7 +24,7 @@ import (
 // compatibility test expects.
 const migrateInstall = "go install -tags postgres github.com/golang-migrate/migrate/v4/cmd/migrate@v4.20.1"
 
-// seed lists the seed's migrations in apply order.
+// seed lists the built-in migrations in apply order.
 var seed = []string{
 	"001_create_users_table",
 	"002_create_api_keys_table",
@@ -190,7 +190,7 @@ func TestFiles(t *testing.T) {
 	}
 }
 
-// TestSeedCompatibility applies the seed migrations the two ways the README
+// TestSeedCompatibility applies the built-in migrations the two ways the README
 // documents: psql file by file, and the golang-migrate CLI.
 func TestSeedCompatibility(t *testing.T) {
 	dir := migrationsDir(t)
@@ -322,7 +322,7 @@ func findMigrate(t *testing.T) string {
 }
 
 // checkSchema asserts the tables, key column types, sequences, foreign key
-// actions and named indexes the seed's schema overview promises.
+// actions and named indexes the schema overview in migrations/README.md promises.
 func checkSchema(t *testing.T, conn *pgx.Conn) {
 	t.Helper()
 	ctx := t.Context()

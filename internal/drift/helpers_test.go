@@ -53,7 +53,7 @@ func newDatabase(t testing.TB) *pgx.Conn {
 	return s.Connect(t, s.NewDatabase(t, "drift_test")) // closed before the drop: cleanups run last in, first out
 }
 
-// seedSet loads the seed's migration set.
+// seedSet loads the built-in migration set.
 func seedSet(t testing.TB) *source.Set {
 	t.Helper()
 	set, err := source.Load(migrations.FS, ".")
@@ -92,7 +92,7 @@ func migrate(t testing.TB, conn *pgx.Conn, set *source.Set, upTo int64, schema s
 	}
 }
 
-// migratedDatabase returns a connection to a new database with the seed
+// migratedDatabase returns a connection to a new database with the built-in migrations
 // set applied up to version upTo.
 func migratedDatabase(t testing.TB, set *source.Set, upTo int64) *pgx.Conn {
 	t.Helper()

@@ -11,7 +11,7 @@ import (
 )
 
 // objectsFixture creates one object of every kind drift compares beyond
-// the seed's tables, in the session's current schema.
+// the built-in tables, in the session's current schema.
 const objectsFixture = `
 CREATE TYPE mood AS ENUM ('a', 'b', 'c');
 CREATE TYPE pair AS (x integer, y text);
@@ -32,7 +32,7 @@ ALTER TABLE sessions ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_sessions ON sessions USING (user_id > 0);
 `
 
-// fixtureDatabase returns a connection to a new database with the seed at
+// fixtureDatabase returns a connection to a new database with the built-in migrations at
 // version 4, the objects fixture and hstore 1.7 in public.
 func fixtureDatabase(t *testing.T) *pgx.Conn {
 	t.Helper()

@@ -24,7 +24,7 @@ func TestReadSnapshotSeed(t *testing.T) {
 		t.Errorf("Compare of identically migrated databases = %q, want none", findingStrings(fs))
 	}
 
-	// Spot checks that the snapshot holds what the seed creates, normalised.
+	// Spot checks that the snapshot holds what the built-in migrations create, normalised.
 	users := a.Tables["users"]
 	if users == nil || len(a.Tables) != 4 {
 		t.Fatalf("tables = %v, want users, api_keys, sessions, usage_records", slices.Sorted(maps.Keys(a.Tables)))

@@ -407,7 +407,7 @@ func TestCheckSortedAcrossFiles(t *testing.T) {
 	}
 }
 
-// TestSeedMigrations: the seed's migrations create each table and its
+// TestSeedMigrations: the built-in migrations create each table and its
 // indexes in one migration, drop them only in downs: nothing to flag.
 func TestSeedMigrations(t *testing.T) {
 	set, err := source.Load(os.DirFS("../../migrations"), ".")
