@@ -27,11 +27,18 @@ type Presence struct {
 func presenceExprs(sch string) string {
 	// The catalog is read directly rather than through to_regclass, whose
 	// relation cache may not yet have seen a table that another session
-	// committed a moment ago (the lock's previous holder, say).
+	// committed a moment ago (the lock's previous holder, say). Whether the
+	// schema holds other tables is asked of pg_depend (every relation
+	// depends on its schema), through its index on the referenced object:
+	// no index of pg_class leads with the namespace, so asking pg_class
+	// would scan it whole once per schema, and a status over 10,000 tenant
+	// schemas would grow with their square.
 	return sch + ",\n\t" + HasTableSQL(sch, VersionTable) + ",\n\t" + HasTableSQL(sch, ChecksumTable) + ",\n\t" +
 		`(SELECT string_agg(a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
 		FROM pg_catalog.pg_attribute a WHERE a.attrelid = ` + tableOID(sch, MigrateTable) + ` AND a.attnum > 0 AND NOT a.attisdropped),
-	EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = ` + namespaceOID(sch) + `
+	EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid
+		WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND d.refobjid = ` + namespaceOID(sch) + `
+		AND d.refobjsubid = 0 AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype = 'n'
 		AND c.relkind IN ('r', 'p') AND c.relname NOT IN ` + TablesSQLList() + `)`
 }
 
