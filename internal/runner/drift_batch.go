@@ -16,9 +16,9 @@ import (
 const driftBatchSize = 250
 
 // batchInspect reads, for schema-per-tenant targets, every tenant's version
-// history and catalog with one session per database, in one read-only
-// repeatable-read transaction, one query per driftBatchSize schemas,
-// instead of a round trip per tenant. share is called on each state as it
+// history and catalog with one session per database, one query (in a
+// read-only repeatable-read transaction of its own) per driftBatchSize
+// schemas, instead of a round trip per tenant. share is called on each state as it
 // is read (to share identical snapshots), so that no more than one batch of
 // catalogs is held unshared at once. Targets of other kinds, of a database
 // that could not be read, or whose schema is gone are absent from the
@@ -77,14 +77,8 @@ func (r *Runner) inspectGroup(ctx context.Context, group []fleet.Target, share f
 	}
 	out := make(map[string]*drift.State, len(group))
 	err = sess.native(func(c *pgx.Conn) error {
-		tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx))
 		for start := 0; start < len(schemas); start += driftBatchSize {
-			chunk := schemas[start:min(start+driftBatchSize, len(schemas))]
-			states, err := drift.ReadStates(ctx, tx, chunk)
+			states, err := readBatch(ctx, c, schemas[start:min(start+driftBatchSize, len(schemas))])
 			if err != nil {
 				return err
 			}
@@ -95,10 +89,29 @@ func (r *Runner) inspectGroup(ctx context.Context, group []fleet.Target, share f
 				}
 			}
 		}
-		return tx.Commit(ctx)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// readBatch reads the states of schemas in a read-only repeatable-read
+// transaction of their own. One statement reads each schema's history and
+// catalog, so a target is always seen at one moment; a transaction per
+// batch, not per database, because a transaction keeps a lock on every
+// table it has read until it ends, and the version tables of thousands of
+// schemas would exhaust the server's lock table ("out of shared memory").
+func readBatch(ctx context.Context, c *pgx.Conn, schemas []string) (map[string]*drift.State, error) {
+	tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	states, err := drift.ReadStates(ctx, tx, schemas)
+	if err != nil {
+		return nil, err
+	}
+	return states, tx.Commit(ctx)
 }
