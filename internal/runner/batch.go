@@ -17,6 +17,16 @@ import (
 // Targets of other kinds, or of a database that could not be read, are
 // absent from the result and are inspected one by one as usual.
 func (r *Runner) batchStates(ctx context.Context, targets []fleet.Target) map[string]state {
+	return byDatabase(ctx, r, "batch read", targets, r.readGroup)
+}
+
+// byDatabase groups the schema-per-tenant targets among targets by
+// database and calls read on each group, at most r.parallel at once,
+// merging what each read returns (keyed by target name). A group whose
+// read fails is left out, logged as what failed, so that its targets are
+// inspected one by one as usual.
+func byDatabase[S any](ctx context.Context, r *Runner, what string, targets []fleet.Target,
+	read func(context.Context, []fleet.Target) (map[string]S, error)) map[string]S {
 	groups := map[string][]fleet.Target{}
 	var order []string
 	for _, t := range targets {
@@ -28,18 +38,14 @@ func (r *Runner) batchStates(ctx context.Context, targets []fleet.Target) map[st
 		}
 		groups[t.DSN] = append(groups[t.DSN], t)
 	}
-	out := map[string]state{}
-	if len(order) == 0 {
-		return out
-	}
-	results := make([]map[string]state, len(order))
+	results := make([]map[string]S, len(order))
 	var g errgroup.Group
 	g.SetLimit(r.parallel)
 	for i, dsn := range order {
 		g.Go(func() error {
-			st, err := r.readGroup(ctx, groups[dsn])
+			st, err := read(ctx, groups[dsn])
 			if err != nil {
-				r.log.Debug("batch read failed; reading tenants one by one", "database", groups[dsn][0].DatabaseKey(),
+				r.log.Debug(what+" failed; reading tenants one by one", "database", groups[dsn][0].DatabaseKey(),
 					"error", groups[dsn][0].Scrub(err.Error()))
 				return nil
 			}
@@ -48,6 +54,7 @@ func (r *Runner) batchStates(ctx context.Context, targets []fleet.Target) map[st
 		})
 	}
 	_ = g.Wait()
+	out := map[string]S{}
 	for _, m := range results {
 		for k, v := range m {
 			out[k] = v

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/orchestrator-dev/orchestrator/internal/drift"
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
@@ -24,40 +23,9 @@ const driftBatchSize = 250
 // that could not be read, or whose schema is gone are absent from the
 // result, and are inspected one by one as usual.
 func (r *Runner) batchInspect(ctx context.Context, targets []fleet.Target, share func(*drift.State)) map[string]*drift.State {
-	groups := map[string][]fleet.Target{}
-	var order []string
-	for _, t := range targets {
-		if t.Schema == "" {
-			continue
-		}
-		if _, ok := groups[t.DSN]; !ok {
-			order = append(order, t.DSN)
-		}
-		groups[t.DSN] = append(groups[t.DSN], t)
-	}
-	results := make([]map[string]*drift.State, len(order))
-	var g errgroup.Group
-	g.SetLimit(r.parallel)
-	for i, dsn := range order {
-		g.Go(func() error {
-			st, err := r.inspectGroup(ctx, groups[dsn], share)
-			if err != nil {
-				r.log.Debug("batch drift read failed; reading tenants one by one", "database", groups[dsn][0].DatabaseKey(),
-					"error", groups[dsn][0].Scrub(err.Error()))
-				return nil
-			}
-			results[i] = st
-			return nil
-		})
-	}
-	_ = g.Wait()
-	out := map[string]*drift.State{}
-	for _, m := range results {
-		for k, v := range m {
-			out[k] = v
-		}
-	}
-	return out
+	return byDatabase(ctx, r, "batch drift read", targets, func(ctx context.Context, group []fleet.Target) (map[string]*drift.State, error) {
+		return r.inspectGroup(ctx, group, share)
+	})
 }
 
 // inspectGroup reads the states of the schema targets of one database.
