@@ -39,6 +39,42 @@ var ErrNoSchema = errors.New("schema does not exist")
 // snapshot alone needs no version table, nor one of the shape the runner
 // writes.
 func catalogSQL(schemas string, withHistory bool) string {
+	var b strings.Builder
+	b.WriteString(catalogCTEs(schemas))
+	b.WriteString("SELECT json_build_object(\n\t'schemas', (SELECT json_agg(" + schemaObject(withHistory) + ") FROM ns)")
+	for _, sec := range catalogSections() {
+		fmt.Fprintf(&b, ",\n\t'%s', (SELECT json_agg(json_build_object(%s))\n\t\tFROM %s)", sec.key, sec.object, sec.from)
+	}
+	b.WriteString("\n)::text")
+	return b.String()
+}
+
+// catalogRowsSQL is catalogSQL with history, as one row per schema that
+// exists, (name, document), each document catalogSQL's for that schema
+// alone: a batch's reply then arrives, and is decoded, a schema at a
+// time, never as one message the size of the whole batch. Each list is
+// aggregated per schema and joined to its schema by hash.
+func catalogRowsSQL(schemas string) string {
+	var b strings.Builder
+	b.WriteString(strings.TrimSuffix(catalogCTEs(schemas), "\n"))
+	sections := catalogSections()
+	for _, sec := range sections {
+		fmt.Fprintf(&b, ",\nsec_%s AS (\n\tSELECT %s AS s, json_agg(json_build_object(%s)) AS j\n\tFROM %s\n\tGROUP BY 1\n)", sec.key, sec.schema, sec.object, sec.from)
+	}
+	b.WriteString("\nSELECT ns.name::text, json_build_object(\n\t'schemas', json_build_array(" + schemaObject(true) + ")")
+	for _, sec := range sections {
+		fmt.Fprintf(&b, ",\n\t'%s', sec_%s.j", sec.key, sec.key)
+	}
+	b.WriteString("\n)::text\nFROM ns")
+	for _, sec := range sections {
+		fmt.Fprintf(&b, "\nLEFT JOIN sec_%s ON sec_%s.s = ns.name", sec.key, sec.key)
+	}
+	return b.String()
+}
+
+// schemaObject is the JSON object of one schema of ns: its names, whether
+// it has a version table and, with withHistory, its version history.
+func schemaObject(withHistory bool) string {
 	history := "NULL::text"
 	if withHistory {
 		history = `CASE WHEN ` + ledger.HasTableSQL("ns.name", ledger.VersionTable) + ` THEN (
@@ -46,6 +82,18 @@ func catalogSQL(schemas string, withHistory bool) string {
 					CASE WHEN ` + ledger.HasTableSQL("ns.name", ledger.ChecksumTable) + ` THEN ` + quoteLiteral(ledger.HistoryTemplate(true)) + ` ELSE ` + quoteLiteral(ledger.HistoryTemplate(false)) + ` END,
 					ns.name), false, false, '') COLUMNS j text PATH 'j') x) END`
 	}
+	return `json_build_object(
+			'name', ns.name,
+			'qname', ns.qname,
+			'initialized', ` + ledger.HasTableSQL("ns.name", ledger.VersionTable) + `,
+			'history', ` + history + `)`
+}
+
+// catalogCTEs are the common table expressions every list reads from:
+// ns, the schemas named by the SQL expression schemas that exist; member,
+// the objects that depend on them; rel and tbl, their relations and
+// tables.
+func catalogCTEs(schemas string) string {
 	return `WITH
 ns AS MATERIALIZED (
 	SELECT n.oid, n.nspname AS name, quote_ident(n.nspname) AS qname
@@ -66,14 +114,18 @@ rel AS MATERIALIZED (
 tbl AS (
 	SELECT * FROM rel WHERE relkind IN ('r', 'p')
 )
-SELECT json_build_object(
-	'schemas', (SELECT json_agg(json_build_object(
-			'name', ns.name,
-			'qname', ns.qname,
-			'initialized', ` + ledger.HasTableSQL("ns.name", ledger.VersionTable) + `,
-			'history', ` + history + `))
-		FROM ns),
-	'tables', (SELECT json_agg(json_build_object(
+`
+}
+
+// catalogSection is one list of the catalog document: its key, the
+// expression naming each row's schema, the JSON object of a row, and the
+// FROM clause (and WHERE) of the rows.
+type catalogSection struct{ key, schema, object, from string }
+
+// catalogSections are the lists of the catalog document but the schemas'.
+func catalogSections() []catalogSection {
+	return []catalogSection{
+		{"tables", "t.s", `
 			's', t.s,
 			'name', t.relname,
 			'kind', t.relkind,
@@ -83,9 +135,9 @@ SELECT json_build_object(
 			'partition_of', CASE WHEN t.relispartition THEN (
 				SELECT i.inhparent::pg_catalog.regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = t.oid) END,
 			'bound', CASE WHEN t.relispartition THEN pg_catalog.pg_get_expr(t.relpartbound, t.oid) END,
-			'grants', ` + grantsSQL("t.relacl", "r", "t.relowner") + `))
-		FROM tbl t),
-	'columns', (SELECT json_agg(json_build_object(
+			'grants', ` + grantsSQL("t.relacl", "r", "t.relowner") + ``,
+			`tbl t`},
+		{"columns", "t.s", `
 			's', t.s,
 			'table', t.relname,
 			'name', a.attname,
@@ -94,12 +146,12 @@ SELECT json_build_object(
 			'default', pg_catalog.pg_get_expr(d.adbin, d.adrelid),
 			'identity', a.attidentity,
 			'generated', a.attgenerated,
-			'collation', CASE WHEN a.attcollation <> ty.typcollation THEN a.attcollation::pg_catalog.regcollation::text END))
-		FROM tbl t
+			'collation', CASE WHEN a.attcollation <> ty.typcollation THEN a.attcollation::pg_catalog.regcollation::text END`,
+			`tbl t
 		JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
 		JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
-		LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum),
-	'indexes', (SELECT json_agg(json_build_object(
+		LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum`},
+		{"indexes", "t.s", `
 			's', t.s,
 			'table', t.relname,
 			'name', ic.relname,
@@ -107,14 +159,14 @@ SELECT json_build_object(
 			'definition', pg_catalog.pg_get_indexdef(i.indexrelid),
 			'unique', i.indisunique,
 			'valid', i.indisvalid,
-			'constraint', con.conname))
-		FROM rel t
+			'constraint', con.conname`,
+			`rel t
 		JOIN pg_catalog.pg_index i ON i.indrelid = t.oid
 		JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 		LEFT JOIN pg_catalog.pg_constraint con ON con.conrelid = t.oid AND con.conindid = i.indexrelid
 			AND con.contype IN ('p', 'u', 'x')
-		WHERE t.relkind IN ('r', 'p', 'm')),
-	'constraints', (SELECT json_agg(json_build_object(
+		WHERE t.relkind IN ('r', 'p', 'm')`},
+		{"constraints", "t.s", `
 			's', t.s,
 			'table', t.relname,
 			'name', con.conname,
@@ -122,10 +174,10 @@ SELECT json_build_object(
 			'definition', pg_catalog.pg_get_constraintdef(con.oid),
 			'on_update', con.confupdtype,
 			'on_delete', con.confdeltype,
-			'validated', con.convalidated))
-		FROM tbl t
-		JOIN pg_catalog.pg_constraint con ON con.conrelid = t.oid AND con.contype IN ('p', 'u', 'c', 'f', 'x')),
-	'sequences', (SELECT json_agg(json_build_object(
+			'validated', con.convalidated`,
+			`tbl t
+		JOIN pg_catalog.pg_constraint con ON con.conrelid = t.oid AND con.contype IN ('p', 'u', 'c', 'f', 'x')`},
+		{"sequences", "s.s", `
 			's', s.s,
 			'name', s.relname,
 			'type', pg_catalog.format_type(q.seqtypid, NULL),
@@ -137,8 +189,8 @@ SELECT json_build_object(
 			'cycle', q.seqcycle,
 			'owner_table', oc.relname,
 			'owner_column', oa.attname,
-			'grants', ` + grantsSQL("s.relacl", "s", "s.relowner") + `))
-		FROM rel s
+			'grants', ` + grantsSQL("s.relacl", "s", "s.relowner") + ``,
+			`rel s
 		JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid
 		LEFT JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_class'::regclass
 			AND dep.objid = s.oid AND dep.objsubid = 0
@@ -147,33 +199,33 @@ SELECT json_build_object(
 		LEFT JOIN pg_catalog.pg_class oc ON oc.oid = dep.refobjid
 		LEFT JOIN pg_catalog.pg_attribute oa ON oa.attrelid = dep.refobjid AND oa.attnum = dep.refobjsubid
 		WHERE s.relkind = 'S' AND (oc.relname IS NULL OR oc.relname NOT IN ` + ledger.TablesSQLList() + `)
-			AND NOT ` + dependent("pg_class", "s.oid", "'e'") + `),
-	'views', (SELECT json_agg(json_build_object(
+			AND NOT ` + dependent("pg_class", "s.oid", "'e'") + ``},
+		{"views", "v.s", `
 			's', v.s,
 			'name', v.relname,
 			'kind', v.relkind,
 			'definition', pg_catalog.pg_get_viewdef(v.oid),
-			'grants', ` + grantsSQL("v.relacl", "r", "v.relowner") + `))
-		FROM rel v WHERE v.relkind IN ('v', 'm') AND NOT ` + dependent("pg_class", "v.oid", "'e'") + `),
-	'functions', (SELECT json_agg(json_build_object(
+			'grants', ` + grantsSQL("v.relacl", "r", "v.relowner") + ``,
+			`rel v WHERE v.relkind IN ('v', 'm') AND NOT ` + dependent("pg_class", "v.oid", "'e'") + ``},
+		{"functions", "m.name", `
 			's', m.name,
 			'name', p.proname,
 			'args', pg_catalog.oidvectortypes(p.proargtypes),
 			'kind', p.prokind,
 			'body', p.prosrc,
 			'definition', CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END,
-			'grants', ` + grantsSQL("p.proacl", "f", "p.proowner") + `))
-		FROM member m JOIN pg_catalog.pg_proc p ON p.oid = m.objid AND p.pronamespace = m.nsoid
-		WHERE m.classid = 'pg_catalog.pg_proc'::regclass AND NOT ` + dependent("pg_proc", "p.oid", "'e', 'i'") + `),
-	'triggers', (SELECT json_agg(json_build_object(
+			'grants', ` + grantsSQL("p.proacl", "f", "p.proowner") + ``,
+			`member m JOIN pg_catalog.pg_proc p ON p.oid = m.objid AND p.pronamespace = m.nsoid
+		WHERE m.classid = 'pg_catalog.pg_proc'::regclass AND NOT ` + dependent("pg_proc", "p.oid", "'e', 'i'") + ``},
+		{"triggers", "t.s", `
 			's', t.s,
 			'table', t.relname,
 			'name', g.tgname,
 			'definition', pg_catalog.pg_get_triggerdef(g.oid),
-			'enabled', g.tgenabled))
-		FROM rel t JOIN pg_catalog.pg_trigger g ON g.tgrelid = t.oid
-		WHERE NOT g.tgisinternal AND g.tgparentid = 0),
-	'types', (SELECT json_agg(json_build_object(
+			'enabled', g.tgenabled`,
+			`rel t JOIN pg_catalog.pg_trigger g ON g.tgrelid = t.oid
+		WHERE NOT g.tgisinternal AND g.tgparentid = 0`},
+		{"types", "m.name", `
 			's', m.name,
 			'name', ty.typname,
 			'kind', ty.typtype,
@@ -188,14 +240,14 @@ SELECT json_build_object(
 			'default', ty.typdefault,
 			'constraints', CASE WHEN ty.typtype = 'd' THEN (
 				SELECT json_object_agg(con.conname, pg_catalog.pg_get_constraintdef(con.oid))
-				FROM pg_catalog.pg_constraint con WHERE con.contypid = ty.oid) END))
-		FROM member m JOIN pg_catalog.pg_type ty ON ty.oid = m.objid AND ty.typnamespace = m.nsoid
+				FROM pg_catalog.pg_constraint con WHERE con.contypid = ty.oid) END`,
+			`member m JOIN pg_catalog.pg_type ty ON ty.oid = m.objid AND ty.typnamespace = m.nsoid
 		WHERE m.classid = 'pg_catalog.pg_type'::regclass AND ty.typtype IN ('c', 'd', 'e', 'r')
 			AND (ty.typtype <> 'c' OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = ty.typrelid) = 'c')
-			AND NOT ` + dependent("pg_type", "ty.oid", "'e', 'i'") + `),
-	'extensions', (SELECT json_agg(json_build_object('s', ns.name, 'name', x.extname, 'version', x.extversion))
-		FROM pg_catalog.pg_extension x JOIN ns ON x.extnamespace = ns.oid),
-	'policies', (SELECT json_agg(json_build_object(
+			AND NOT ` + dependent("pg_type", "ty.oid", "'e', 'i'") + ``},
+		{"extensions", "ns.name", `'s', ns.name, 'name', x.extname, 'version', x.extversion`,
+			`pg_catalog.pg_extension x JOIN ns ON x.extnamespace = ns.oid`},
+		{"policies", "t.s", `
 			's', t.s,
 			'table', t.relname,
 			'name', p.polname,
@@ -204,9 +256,9 @@ SELECT json_build_object(
 			'roles', (SELECT json_agg(CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_catalog.pg_get_userbyid(r)) END)
 				FROM unnest(p.polroles) AS r),
 			'using', pg_catalog.pg_get_expr(p.polqual, p.polrelid),
-			'check', pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)))
-		FROM tbl t JOIN pg_catalog.pg_policy p ON p.polrelid = t.oid)
-)::text`
+			'check', pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)`,
+			`tbl t JOIN pg_catalog.pg_policy p ON p.polrelid = t.oid`},
+	}
 }
 
 // grantsSQL renders the privileges of an object as a JSON array of

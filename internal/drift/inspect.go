@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/orchestrator-dev/orchestrator/internal/ledger"
 )
@@ -17,6 +18,12 @@ import (
 // transaction for a consistent view.
 type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// BatchQuerier runs a query whose rows are read as they arrive. *pgx.Conn
+// and pgx.Tx satisfy it.
+type BatchQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // State is what one target says about itself: its version history and its
@@ -133,14 +140,39 @@ func currentSQL() string {
 //
 // Names outside the session's search_path are qualified by the server and
 // each schema's own qualification is stripped, as in ReadSnapshot.
-func ReadStates(ctx context.Context, q Querier, schemas []string) (map[string]*State, error) {
-	var raw []byte
-	if err := q.QueryRow(ctx, catalogSQL("$1::text[]", true), schemas).Scan(&raw); err != nil {
-		return nil, fmt.Errorf("read catalogs of %d schemas: %w", len(schemas), err)
-	}
-	states, err := decodeCatalog(raw)
+//
+// The reply is a row per schema (about 20 KB each for the built-in set),
+// each decoded where the driver read it as it arrives: a batch never
+// arrives, nor is held, as one message the size of the whole batch.
+func ReadStates(ctx context.Context, q BatchQuerier, schemas []string) (map[string]*State, error) {
+	states, err := readStates(ctx, q, schemas)
 	if err != nil {
 		return nil, fmt.Errorf("read catalogs of %d schemas: %w", len(schemas), err)
 	}
 	return states, nil
+}
+
+func readStates(ctx context.Context, q BatchQuerier, schemas []string) (map[string]*State, error) {
+	rows, err := q.Query(ctx, catalogRowsSQL("$1::text[]"), schemas)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]*State, len(schemas))
+	for rows.Next() {
+		// Valid until the next call on rows, which is after the decode.
+		var name string
+		var raw pgtype.DriverBytes
+		if err := rows.Scan(&name, &raw); err != nil {
+			return nil, err
+		}
+		states, err := decodeCatalog(raw)
+		if err != nil {
+			return nil, fmt.Errorf("schema %q: %w", name, err)
+		}
+		if st, ok := states[name]; ok {
+			out[name] = st
+		}
+	}
+	return out, rows.Err()
 }

@@ -9,27 +9,46 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/fleet"
 )
 
-// driftBatchSize bounds how many tenant schemas one catalog query reads:
-// large enough that 10,000 tenants cost 40 queries, small enough that one
-// reply stays a few megabytes.
-const driftBatchSize = 250
+// driftBatchBudget bounds how many tenant schemas' catalogs are read and
+// decoded at once, over every database: a schema's catalog is about 20 KB
+// of reply and as much again decoded, so the budget keeps a run's memory
+// flat however many tenants it reads. With one database a query reads
+// the whole budget (10,000 tenants cost 50 queries); with several read at
+// once, each reads its share, and never fewer than driftBatchMin.
+const (
+	driftBatchBudget = 200
+	driftBatchMin    = 25
+)
+
+// driftBatchSize is how many schemas one catalog query of one database
+// reads when databases are read at once.
+func driftBatchSize(databases int) int {
+	return max(driftBatchMin, driftBatchBudget/max(1, databases))
+}
 
 // batchInspect reads, for schema-per-tenant targets, every tenant's version
 // history and catalog with one session per database, one query (in a
-// read-only repeatable-read transaction of its own) per driftBatchSize
-// schemas, instead of a round trip per tenant. share is called on each state as it
+// read-only repeatable-read transaction of its own) per batch of schemas,
+// instead of a round trip per tenant. share is called on each state as it
 // is read (to share identical snapshots), so that no more than one batch of
-// catalogs is held unshared at once. Targets of other kinds, of a database
-// that could not be read, or whose schema is gone are absent from the
-// result, and are inspected one by one as usual.
+// catalogs per database is held unshared at once. Targets of other kinds,
+// of a database that could not be read, or whose schema is gone are absent
+// from the result, and are inspected one by one as usual.
 func (r *Runner) batchInspect(ctx context.Context, targets []fleet.Target, share func(*drift.State)) map[string]*drift.State {
+	databases := map[string]bool{}
+	for _, t := range targets {
+		if t.Schema != "" {
+			databases[t.DSN] = true
+		}
+	}
+	size := driftBatchSize(min(len(databases), r.parallel))
 	return byDatabase(ctx, r, "batch drift read", targets, func(ctx context.Context, group []fleet.Target) (map[string]*drift.State, error) {
-		return r.inspectGroup(ctx, group, share)
+		return r.inspectGroup(ctx, group, size, share)
 	})
 }
 
 // inspectGroup reads the states of the schema targets of one database.
-func (r *Runner) inspectGroup(ctx context.Context, group []fleet.Target, share func(*drift.State)) (map[string]*drift.State, error) {
+func (r *Runner) inspectGroup(ctx context.Context, group []fleet.Target, size int, share func(*drift.State)) (map[string]*drift.State, error) {
 	sess, err := r.dial(ctx, group[0], true)
 	if err != nil {
 		return nil, err
@@ -45,8 +64,8 @@ func (r *Runner) inspectGroup(ctx context.Context, group []fleet.Target, share f
 	}
 	out := make(map[string]*drift.State, len(group))
 	err = sess.native(func(c *pgx.Conn) error {
-		for start := 0; start < len(schemas); start += driftBatchSize {
-			states, err := readBatch(ctx, c, schemas[start:min(start+driftBatchSize, len(schemas))])
+		for start := 0; start < len(schemas); start += size {
+			states, err := readBatch(ctx, c, schemas[start:min(start+size, len(schemas))])
 			if err != nil {
 				return err
 			}
