@@ -156,13 +156,23 @@ func (e *InvalidIndexError) Remedy() string {
 	return "run " + strings.Join(drops, " ") + " on this target, then run the command again"
 }
 
+// schemaIndexes joins schemas (n) to the indexes of their tables (i, and
+// the index's pg_class row c) through pg_depend's index on the referenced
+// object: no catalog has an index that leads with the namespace, and a
+// scan of all of pg_index per tenant grows with every tenant of the
+// database. Every relation depends on its schema; an index is in its
+// table's schema.
+const schemaIndexes = `pg_catalog.pg_namespace n
+JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_namespace'::regclass AND d.refobjid = n.oid
+  AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0
+JOIN pg_catalog.pg_index i ON i.indrelid = d.objid
+JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid`
+
 // invalidIndexesQuery lists the INVALID indexes in the schemas of the
 // session's search_path (the tenant's schema, for a tenant), except those
 // being built right now by another session.
 const invalidIndexesQuery = `SELECT coalesce(string_agg(format('%I.%I', n.nspname, c.relname), E'\n' ORDER BY 1), '')
-FROM pg_catalog.pg_index i
-JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+FROM ` + schemaIndexes + `
 WHERE NOT i.indisvalid AND n.nspname = ANY (current_schemas(false))
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid AND p.pid <> pg_backend_pid())`
 
@@ -241,9 +251,7 @@ func batchInvalidOf[S any](ctx context.Context, r *Runner, targets []fleet.Targe
 			bySchema[t.Schema] = t.Name
 		}
 		rows, err := sess.conn.QueryContext(ctx, `SELECT n.nspname::text, format('%I.%I', n.nspname, c.relname)
-FROM pg_catalog.pg_index i
-JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+FROM `+schemaIndexes+`
 WHERE NOT i.indisvalid AND n.nspname = ANY ($1::text[])
 ORDER BY 1, 2`, schemas)
 		if err == nil {
