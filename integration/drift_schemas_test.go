@@ -3,11 +3,16 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
+	"github.com/orchestrator-dev/orchestrator/internal/report"
 )
 
 // TestDriftSchemasOnePass: drift over many tenant schemas of one database
@@ -148,5 +153,52 @@ func TestConnectionsBoundedSchemasOfManyDatabases(t *testing.T) {
 	// run holds a session per database and more (8 at parallelism 2).
 	if peak > parallel+2 {
 		t.Errorf("peak connections %d over 4 databases at parallelism %d, want at most %d", peak, parallel, parallel+2)
+	}
+}
+
+// TestDriftSchemasWithinLockTable: a transaction keeps a lock on every
+// table it reads until it ends, so reading all of a database's tenants in
+// one transaction needs lock-table room for every tenant's version tables.
+// On a server whose lock table holds a few hundred tenants' worth
+// (max_locks_per_transaction 32 at 20 connections), drift over 600 tenant
+// schemas still reads them in batches, a transaction each, and never falls
+// back to reading tenants one by one. In one transaction per database the
+// server answers "out of shared memory" (SQLSTATE 53200) and every tenant
+// is read on its own.
+func TestDriftSchemasWithinLockTable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("600 tenant schemas: skipped with -short")
+	}
+	const tenants = 600
+	srv := pgtest.Start(t, 20, "max_locks_per_transaction=32")
+	db := srv.NewDatabases(t, "it", 1)[0]
+	conn := srv.Connect(t, db)
+	if _, err := conn.Exec(context.Background(), fmt.Sprintf(`DO $$ BEGIN
+		FOR i IN 1..%d LOOP EXECUTE format('CREATE SCHEMA tenant_%%s', lpad(i::text, 4, '0')); END LOOP; END $$`, tenants)); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(context.Background())
+	// A one-table set keeps the setup short: what matters is the number of
+	// version tables a read locks, not the tenant's size.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "001_t.sql"), []byte("-- +goose Up\nCREATE TABLE t (id int PRIMARY KEY);\n-- +goose Down\nDROP TABLE t;\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fleetPath := writeFile(t, "fleet.yaml", fmt.Sprintf("discover:\n  - server: %s\n    schemas: tenant\\_%%\n", srv.DSNFor(db)))
+	if res := runCLI(t, nil, "up", "--fleet", fleetPath, "--migrations", dir, "--quiet"); res.code != 0 {
+		t.Fatalf("up: exit %d\n%s", res.code, res.stderr)
+	}
+	res := runCLI(t, nil, "drift", "--fleet", fleetPath, "--migrations", dir, "--format", "json", "--verbose")
+	if res.code != 0 {
+		t.Fatalf("drift: exit %d\n%s", res.code, report.Truncate(res.stderr, 4000))
+	}
+	rep := parseReport(t, res.stdout)
+	if rep.Summary["clean"] != tenants {
+		t.Errorf("summary %v, want %d clean", rep.Summary, tenants)
+	}
+	for _, line := range strings.Split(res.stderr, "\n") {
+		if strings.Contains(line, "one by one") {
+			t.Errorf("drift fell back to reading tenants one by one: %s", line)
+		}
 	}
 }

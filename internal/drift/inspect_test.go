@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
@@ -106,6 +108,106 @@ func TestInspectCurrentDuringUp(t *testing.T) {
 	}
 	if st := reader.PgConn().TxStatus(); st != 'I' {
 		t.Errorf("transaction status after the read %q, want idle", st)
+	}
+}
+
+// TestReadStatesDuringUp is TestInspectCurrentDuringUp for tenant schemas
+// read many to a query: an up of one tenant commits while the batch's
+// statement waits for it, and the batch still returns every tenant as of
+// the moment its statement began (history and catalog are read by that one
+// statement), each clean at version 3 with only version 4 pending; the
+// next batch sees the up whole.
+func TestReadStatesDuringUp(t *testing.T) {
+	set := seedSet(t)
+	ctx := testContext(t)
+	expected3 := snapshotOf(t, migratedDatabase(t, set, 3), "public")
+	expected4 := snapshotOf(t, migratedDatabase(t, set, 4), "public")
+	target := newDatabase(t)
+	schemas := []string{"tenant_a", "tenant_b", "tenant_c"}
+	for _, schema := range schemas {
+		migrate(t, target, set, 3, schema)
+		execSQL(t, target, "SET search_path TO "+schema)
+		historyTables(t, func(q string) { execSQL(t, target, q) }, 3)
+	}
+	execSQL(t, target, "RESET search_path")
+
+	cfg := target.Config().Copy()
+	app := pgtest.Name("drift")
+	cfg.RuntimeParams["application_name"] = app
+	reader := connectConfig(t, cfg)
+	up := connectConfig(t, target.Config().Copy())
+	tx, err := up.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SET LOCAL search_path TO tenant_b; LOCK TABLE goose_db_version IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+
+	read := func() (map[string]*State, error) {
+		rtx, err := reader.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return nil, err
+		}
+		defer rtx.Rollback(context.Background())
+		return ReadStates(ctx, rtx, schemas)
+	}
+	type result struct {
+		states map[string]*State
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		states, err := read()
+		done <- result{states, err}
+	}()
+	for {
+		var waiting bool
+		if err := target.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock')`, app).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the batch finished without waiting for the up: %v, %v", r.states, r.err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if _, err := tx.Exec(ctx, set.Migrations[3].Up); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, true)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for _, schema := range schemas {
+		st := r.states[schema]
+		if st == nil {
+			t.Fatalf("%s: no state", schema)
+		}
+		fs := findingStrings(new(Comparer).Check(set, st, expected3))
+		if st.Version != 3 || !slices.Equal(fs, []string{"version 4 pending (004_create_usage_records_table)"}) {
+			t.Errorf("%s read during the up: version %d, findings %q; want 3 with only version 4 pending", schema, st.Version, fs)
+		}
+	}
+
+	states, err := read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := states["tenant_b"]; st.Version != 4 || len(findingStrings(new(Comparer).Check(set, st, expected4))) != 0 {
+		t.Errorf("tenant_b read after the up: version %d, findings %q; want 4 and none",
+			st.Version, findingStrings(new(Comparer).Check(set, st, expected4)))
 	}
 }
 

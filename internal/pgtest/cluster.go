@@ -37,10 +37,11 @@ func binDir() (string, error) {
 // Start initializes and starts a private PostgreSQL cluster for the test:
 // data and unix socket in a temporary directory, a free loopback port,
 // trust authentication for user postgres, maxConnections connections, no
-// fsync. It is stopped and removed when the test ends. Without the server
+// fsync, and each of settings ("name=value") as a server setting. It is
+// stopped and removed when the test ends. Without the server
 // binaries the test skips (fails under CI=true). As root, the cluster runs
 // as the postgres user, since PostgreSQL refuses to run as root.
-func Start(t testing.TB, maxConnections int) *Server {
+func Start(t testing.TB, maxConnections int, settings ...string) *Server {
 	t.Helper()
 	bin, err := binDir()
 	if err != nil {
@@ -82,6 +83,12 @@ func Start(t testing.TB, maxConnections int) *Server {
 	}
 	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s -c max_connections=%d "+
 		"-c shared_buffers=16MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, socketDir, maxConnections)
+	for _, kv := range settings {
+		if strings.ContainsAny(kv, " '\"\\") || !strings.Contains(kv, "=") {
+			t.Fatalf("pgtest.Start: setting %q is not name=value without spaces or quotes", kv)
+		}
+		opts += " -c " + kv
+	}
 	if err := run("pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
 		t.Fatalf("%v\n%s", err, log)
