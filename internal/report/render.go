@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -78,10 +81,44 @@ func WriteWith(w io.Writer, f Format, r *Report, o Options) error {
 }
 
 // WriteJSON renders the stable JSON report, indented, with a final newline.
+// The targets are encoded one at a time, so that a report of 10,000 targets
+// is never held whole in memory a second (and, indented, a third) time;
+// the bytes are those of encoding the whole report at once.
 func WriteJSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	if len(r.Targets) == 0 {
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
+	head := *r
+	head.Targets = []Target{}
+	b, err := json.MarshalIndent(&head, "", "  ")
+	if err != nil {
+		return err
+	}
+	const empty = "[]\n}"
+	if !bytes.HasSuffix(b, []byte(empty)) {
+		return errors.New("report JSON: targets are not the last field")
+	}
+	bw := bufio.NewWriter(w)
+	bw.Write(b[:len(b)-len(empty)])
+	bw.WriteString("[\n")
+	for i := range r.Targets {
+		t, err := json.MarshalIndent(&r.Targets[i], "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteString(",\n")
+		}
+		bw.WriteString("    ")
+		bw.Write(t)
+	}
+	bw.WriteString("\n  ]\n}\n")
+	return bw.Flush()
 }
 
 // WriteTable renders an aligned table, one row per target (grouped above

@@ -157,3 +157,29 @@ func TestParseFormat(t *testing.T) {
 		t.Error("yaml accepted")
 	}
 }
+
+// TestWriteJSONStreamsSameBytes: the report written a target at a time is
+// byte for byte the report encoded whole, with and without targets, with
+// notes and texts JSON escapes (HTML characters, control characters).
+func TestWriteJSONStreamsSameBytes(t *testing.T) {
+	withNotes := sample()
+	withNotes.Notes = []string{"a <note> & more", "tab\there"}
+	withNotes.Targets[0].Findings = []Finding{{Kind: "schema", Object: "table <x>", Detail: "\u2028 line"}}
+	empty := sample()
+	empty.Targets = nil
+	for name, r := range map[string]*Report{"sample": sample(), "notes": withNotes, "no targets": empty} {
+		var whole bytes.Buffer
+		enc := json.NewEncoder(&whole)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+		var streamed bytes.Buffer
+		if err := WriteJSON(&streamed, r); err != nil {
+			t.Fatal(err)
+		}
+		if streamed.String() != whole.String() {
+			t.Errorf("%s: streamed JSON differs from the whole encoding:\n%s\nwant:\n%s", name, streamed.String(), whole.String())
+		}
+	}
+}
