@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,15 +60,27 @@ func (r *Runner) Drift(ctx context.Context, targets []fleet.Target, o DriftOptio
 	// Identical catalogs share one snapshot, so a fleet of alike tenants
 	// holds one catalog in memory, not one per tenant.
 	shared := map[string]*drift.Snapshot{}
+	// So do identical version histories (their checksums are most of a
+	// tenant's state once its catalog is shared).
+	histories := map[string][]drift.Applied{}
 	others := map[string]*report.Target{} // unadopted targets: who manages them, what they claim
 	share := func(st *drift.State) {
 		fp := st.Snapshot.Fingerprint()
+		var key strings.Builder
+		for _, a := range st.Applied {
+			fmt.Fprintf(&key, "%d %s %s %t\n", a.Version, a.UpSHA256, a.DownSHA256, a.HasChecksum)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if snap, ok := shared[fp]; ok {
 			st.Snapshot = snap
 		} else {
 			shared[fp] = st.Snapshot
+		}
+		if h, ok := histories[key.String()]; ok {
+			st.Applied = h
+		} else {
+			histories[key.String()] = st.Applied
 		}
 	}
 	// Tenant schemas are read a database at a time, many per query. A
