@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -379,8 +378,9 @@ func (s *scaleRun) run(fleetPath string, n int, command, want string) (scaleOrch
 	return r, errors.Join(errs...)
 }
 
-// scaleAppName marks the benchmark's own maintenance sessions.
-const scaleAppName = "orch-scale-bench"
+// scaleAppName marks the benchmark's own maintenance sessions, as the
+// harness marks its.
+const scaleAppName = pgtest.AdminApp
 
 // scaleAdminConn opens a maintenance session marked as the benchmark's.
 func scaleAdminConn(ctx context.Context) (*pgx.Conn, error) {
@@ -589,47 +589,13 @@ func (s *scaleRun) drop(names []string) {
 	}
 }
 
-// scaleForEach runs stmt (with %s the quoted name) for every name on four
-// maintenance connections.
+// scaleForEach runs stmt (with %s the quoted name) for every name over
+// the harness's maintenance connections.
 func scaleForEach(names []string, stmt string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute+time.Duration(len(names))*time.Second)
-	defer cancel()
-	work := make(chan string)
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(errs) < 10 {
-			errs = append(errs, err)
-		}
-	}
-	for range 4 {
-		wg.Go(func() {
-			conn, err := scaleAdminConn(ctx)
-			if err != nil {
-				fail(err)
-				for range work {
-				}
-				return
-			}
-			defer conn.Close(context.Background())
-			for name := range work {
-				if _, err := conn.Exec(ctx, fmt.Sprintf(stmt, pgx.Identifier{name}.Sanitize())); err != nil {
-					fail(fmt.Errorf("%s: %w", name, err))
-				}
-			}
-		})
-	}
-	for _, name := range names {
-		work <- name
-	}
-	close(work)
-	wg.Wait()
-	return errors.Join(errs...)
+	return server.ForEach(names, func(ctx context.Context, c *pgx.Conn, quoted string) error {
+		_, err := c.Exec(ctx, fmt.Sprintf(stmt, quoted))
+		return err
+	})
 }
 
 func scaleCheckpoint(tb testing.TB) {

@@ -196,7 +196,7 @@ func (s *Server) CreateDatabases(t testing.TB, names []string, options string) {
 	if !s.private {
 		t.Cleanup(func() { s.drop(t, names) })
 	}
-	if err := s.forEach(names, func(ctx context.Context, c *pgx.Conn, q string) error {
+	if err := s.ForEach(names, func(ctx context.Context, c *pgx.Conn, q string) error {
 		_, err := c.Exec(ctx, "CREATE DATABASE "+q+" "+options)
 		return err
 	}); err != nil {
@@ -207,7 +207,7 @@ func (s *Server) CreateDatabases(t testing.TB, names []string, options string) {
 // drop drops names WITH (FORCE), templates included; dropping twice is
 // harmless.
 func (s *Server) drop(t testing.TB, names []string) {
-	if err := s.forEach(names, func(ctx context.Context, c *pgx.Conn, q string) error {
+	if err := s.ForEach(names, func(ctx context.Context, c *pgx.Conn, q string) error {
 		// A template cannot be dropped; 3D000: already gone.
 		var pgErr *pgconn.PgError
 		if _, err := c.Exec(ctx, "ALTER DATABASE "+q+" IS_TEMPLATE false"); err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "3D000") {
@@ -220,26 +220,38 @@ func (s *Server) drop(t testing.TB, names []string) {
 	}
 }
 
-// forEach runs fn on every name (quoted) over one maintenance connection
+// AdminApp is the application_name of the harness's maintenance sessions,
+// so that a benchmark sampling pg_stat_activity can tell them apart.
+const AdminApp = "orch-pgtest-admin"
+
+// ForEach runs fn on every name (quoted) over one maintenance connection
 // per 25 names, at most four, and joins the errors, each naming its
-// database.
-func (s *Server) forEach(names []string, fn func(ctx context.Context, c *pgx.Conn, quoted string) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+time.Duration(len(names))*time.Second)
+// database (the first ten, and how many more).
+func (s *Server) ForEach(names []string, fn func(ctx context.Context, c *pgx.Conn, quoted string) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute+time.Duration(len(names))*time.Second)
 	defer cancel()
+	cfg, err := pgx.ParseConfig(s.DSN)
+	if err != nil {
+		return err
+	}
+	cfg.RuntimeParams["application_name"] = AdminApp
 	work := make(chan string)
 	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
+		mu     sync.Mutex
+		errs   []error
+		failed int
+		wg     sync.WaitGroup
 	)
 	fail := func(err error) {
 		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
+		defer mu.Unlock()
+		if failed++; failed <= 10 {
+			errs = append(errs, err)
+		}
 	}
 	for range min(4, (len(names)+24)/25) {
 		wg.Go(func() {
-			conn, err := pgx.Connect(ctx, s.DSN)
+			conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
 			if err != nil {
 				fail(err)
 				for range work {
@@ -259,5 +271,8 @@ func (s *Server) forEach(names []string, fn func(ctx context.Context, c *pgx.Con
 	}
 	close(work)
 	wg.Wait()
+	if failed > 10 {
+		errs = append(errs, fmt.Errorf("and %d more", failed-10))
+	}
 	return errors.Join(errs...)
 }
