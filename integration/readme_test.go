@@ -122,13 +122,13 @@ var inlineNotRun = map[string]string{
 
 // notRun are README commands this test does not run, and why.
 var notRun = map[string]string{
-	"go test -race -count=1 -timeout 45m ./...":                                                                                                   "the test suite this test is part of",
-	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkFleetUp -benchtime 1x -count 2 ./integration":                                             "a benchmark, run by hand",
-	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkDrift -benchtime 1x -count 2 ./integration":                                               "a benchmark, run by hand",
-	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkAdopt -benchtime 1x ./integration":                                                        "a benchmark, run by hand",
-	"ORCH_IT_NORACE=1 go test -run '^$' -bench 'BenchmarkDrift$|BenchmarkDriftSchemas|BenchmarkTenants' -benchtime 1x -timeout 60m ./integration": "benchmarks of up to 10,000 tenants, run by hand",
-	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkScale -benchtime 1x -timeout 60m ./integration":                                           "a benchmark of 1,000 databases, run by hand",
-	"gh pr comment ${{ github.event.number }} --body-file plan.md":                                                                                "GitHub's CLI, inside a workflow",
+	"go test -race -count=1 -timeout 45m ./...":                                                                                                    "the test suite this test is part of",
+	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkFleetUp -benchtime 1x -count 2 ./integration":                                              "a benchmark, run by hand",
+	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkDrift -benchtime 1x -count 2 ./integration":                                                "a benchmark, run by hand",
+	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkAdopt -benchtime 1x ./integration":                                                         "a benchmark, run by hand",
+	"ORCH_IT_NORACE=1 go test -run '^$' -bench 'BenchmarkDrift$|BenchmarkDriftSchemas|BenchmarkTenants' -benchtime 1x -timeout 150m ./integration": "benchmarks of up to 10,000 tenants, run by hand",
+	"ORCH_IT_NORACE=1 go test -run '^$' -bench BenchmarkScale -benchtime 1x -timeout 60m ./integration":                                            "a benchmark of 1,000 databases, run by hand",
+	"gh pr comment ${{ github.event.number }} --body-file plan.md":                                                                                 "GitHub's CLI, inside a workflow",
 }
 
 // produces lists files a command must leave behind.

@@ -17,7 +17,7 @@ import (
 	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
 )
 
-const tenantsCommand = `ORCH_IT_NORACE=1 go test -run '^$' -bench 'BenchmarkDriftSchemas|BenchmarkTenants' -benchtime 1x -timeout 90m ./integration`
+const tenantsCommand = `ORCH_IT_NORACE=1 go test -run '^$' -bench 'BenchmarkDrift$|BenchmarkDriftSchemas|BenchmarkTenants' -benchtime 1x -timeout 150m ./integration`
 
 // driftFloorSQL is the floor of a drift check of one schema: every catalog
 // row complete drift needs and the version rows, in one read-only
