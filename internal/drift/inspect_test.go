@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orchestrator-dev/orchestrator/internal/pgtest"
+	"github.com/orchestrator-dev/orchestrator/internal/source"
 )
 
 // historyTables creates the runner's history tables in conn's public
@@ -52,54 +53,19 @@ func TestInspectCurrentDuringUp(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type read struct {
-		st  *State
-		err error
-	}
-	done := make(chan read, 1)
-	go func() {
+	st := duringUp(t, ctx, target, app, tx, set, func() (*State, error) {
 		_, st, err := InspectCurrent(ctx, reader)
-		done <- read{st, err}
-	}()
-	// Wait until the read is blocked on the up's lock, in the middle of its
-	// statement.
-	for {
-		var waiting bool
-		if err := target.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE application_name = $1 AND wait_event_type = 'Lock')`, app).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting {
-			break
-		}
-		select {
-		case r := <-done:
-			t.Fatalf("the read finished without waiting for the up: %+v, %v", r.st, r.err)
-		case <-time.After(20 * time.Millisecond):
-		}
+		return st, err
+	})
+	if st.Version != 3 {
+		t.Errorf("read during the up: version %d, want 3 (the moment the read began)", st.Version)
 	}
-	if _, err := tx.Exec(ctx, set.Migrations[3].Up); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, true)`); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	if r.st.Version != 3 {
-		t.Errorf("read during the up: version %d, want 3 (the moment the read began)", r.st.Version)
-	}
-	if fs := findingStrings(new(Comparer).Check(set, r.st, expected3)); !slices.Equal(fs, []string{"version 4 pending (004_create_usage_records_table)"}) {
+	if fs := findingStrings(new(Comparer).Check(set, st, expected3)); !slices.Equal(fs, []string{"version 4 pending (004_create_usage_records_table)"}) {
 		t.Errorf("read during the up: findings %q, want only version 4 pending", fs)
 	}
 
 	// The next read sees the up whole.
-	_, st, err := InspectCurrent(ctx, reader)
+	_, st, err = InspectCurrent(ctx, reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,45 +119,9 @@ func TestReadStatesDuringUp(t *testing.T) {
 		defer rtx.Rollback(context.Background())
 		return ReadStates(ctx, rtx, schemas)
 	}
-	type result struct {
-		states map[string]*State
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		states, err := read()
-		done <- result{states, err}
-	}()
-	for {
-		var waiting bool
-		if err := target.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE application_name = $1 AND wait_event_type = 'Lock')`, app).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting {
-			break
-		}
-		select {
-		case r := <-done:
-			t.Fatalf("the batch finished without waiting for the up: %v, %v", r.states, r.err)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	if _, err := tx.Exec(ctx, set.Migrations[3].Up); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, true)`); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
+	during := duringUp(t, ctx, target, app, tx, set, read)
 	for _, schema := range schemas {
-		st := r.states[schema]
+		st := during[schema]
 		if st == nil {
 			t.Fatalf("%s: no state", schema)
 		}
@@ -209,6 +139,53 @@ func TestReadStatesDuringUp(t *testing.T) {
 		t.Errorf("tenant_b read after the up: version %d, findings %q; want 4 and none",
 			st.Version, findingStrings(new(Comparer).Check(set, st, expected4)))
 	}
+}
+
+// duringUp runs read while tx, an up holding its tenant's version table
+// (ACCESS EXCLUSIVE), waits: once the session named app waits for that
+// lock, in the middle of its statement, the up applies migration 4 of set
+// and its version row and commits, and duringUp returns what read
+// returned.
+func duringUp[T any](t *testing.T, ctx context.Context, target *pgx.Conn, app string, tx pgx.Tx, set *source.Set, read func() (T, error)) T {
+	t.Helper()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := read()
+		done <- result{v, err}
+	}()
+	for {
+		var waiting bool
+		if err := target.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock')`, app).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the read finished without waiting for the up: %v, %v", r.v, r.err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if _, err := tx.Exec(ctx, set.Migrations[3].Up); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, true)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.v
 }
 
 // TestInspectWithoutXML: the reads for a server built without XML support
