@@ -38,21 +38,7 @@ func TestInspectCurrentDuringUp(t *testing.T) {
 	expected3 := snapshotOf(t, migratedDatabase(t, set, 3), "public")
 	expected4 := snapshotOf(t, migratedDatabase(t, set, 4), "public")
 
-	cfg := target.Config().Copy()
-	app := pgtest.Name("drift")
-	cfg.RuntimeParams["application_name"] = app
-	reader := connectConfig(t, cfg)
-	up := connectConfig(t, target.Config().Copy())
-
-	tx, err := up.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, `LOCK TABLE goose_db_version IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
-
+	reader, app, tx := lockedUp(t, ctx, target, "public")
 	st := duringUp(t, ctx, target, app, tx, set, func() (*State, error) {
 		_, st, err := InspectCurrent(ctx, reader)
 		return st, err
@@ -65,7 +51,7 @@ func TestInspectCurrentDuringUp(t *testing.T) {
 	}
 
 	// The next read sees the up whole.
-	_, st, err = InspectCurrent(ctx, reader)
+	_, st, err := InspectCurrent(ctx, reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,19 +83,7 @@ func TestReadStatesDuringUp(t *testing.T) {
 	}
 	execSQL(t, target, "RESET search_path")
 
-	cfg := target.Config().Copy()
-	app := pgtest.Name("drift")
-	cfg.RuntimeParams["application_name"] = app
-	reader := connectConfig(t, cfg)
-	up := connectConfig(t, target.Config().Copy())
-	tx, err := up.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, `SET LOCAL search_path TO tenant_b; LOCK TABLE goose_db_version IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	reader, app, tx := lockedUp(t, ctx, target, "tenant_b")
 
 	read := func() (map[string]*State, error) {
 		rtx, err := reader.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
@@ -139,6 +113,28 @@ func TestReadStatesDuringUp(t *testing.T) {
 		t.Errorf("tenant_b read after the up: version %d, findings %q; want 4 and none",
 			st.Version, findingStrings(new(Comparer).Check(set, st, expected4)))
 	}
+}
+
+// lockedUp returns a reader session on target's database, named app in
+// pg_stat_activity, and the transaction of an up that holds schema's
+// version table ACCESS EXCLUSIVE, as an up does while it applies; it is
+// rolled back when the test ends unless committed.
+func lockedUp(t *testing.T, ctx context.Context, target *pgx.Conn, schema string) (reader *pgx.Conn, app string, tx pgx.Tx) {
+	t.Helper()
+	cfg := target.Config().Copy()
+	app = pgtest.Name("drift")
+	cfg.RuntimeParams["application_name"] = app
+	reader = connectConfig(t, cfg)
+	up := connectConfig(t, target.Config().Copy())
+	tx, err := up.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{schema}.Sanitize()+"; LOCK TABLE goose_db_version IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	return reader, app, tx
 }
 
 // duringUp runs read while tx, an up holding its tenant's version table
